@@ -1,0 +1,113 @@
+"""The request handlers: short, each reading, checking, then answering with an NCCO.
+
+Every URL they put in an NCCO comes from ``PUBLIC_HOST``; nothing here reads the
+request's ``Host`` or ``X-Forwarded-*`` headers (DESIGN.md, "public host").
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from webhooks.credentials import SocketCredentials
+from webhooks.events import CallEvent, Reply, parse_event, plan_reply
+from webhooks.metrics import CONTENT_TYPE, Metrics
+from webhooks.ncco import Action, NccoBuilder
+from webhooks.payloads import parse_params, read_body, require_uuid
+from webhooks.settings import Settings
+from webhooks.signatures import SignatureVerifier
+
+__all__ = ["Webhooks"]
+
+log = logging.getLogger("webhooks")
+
+
+class Webhooks:
+    """The service's endpoints, sharing the objects built once from the settings."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.stats = metrics
+        self.ncco = NccoBuilder.from_settings(settings)
+        self.credentials = SocketCredentials(
+            secret=settings.socket_token_secret.get_secret_value().encode(),
+            ttl=settings.socket_token_ttl,
+        )
+        secret = settings.vonage_signature_secret
+        self.verifier = (
+            SignatureVerifier(secret.get_secret_value().encode(), settings.signature_max_age)
+            if settings.verify_signatures and secret is not None
+            else None
+        )
+        self.ready = False
+
+    async def answer(self, request: Request) -> Response:
+        """The answer webhook: greeting, then connect to the audio socket (§1, §2)."""
+        params = await self._receive(request)
+        call_uuid = require_uuid(params)
+        credential = self.credentials.mint(call_uuid)
+        ncco = self.ncco.build_answer_ncco(call_uuid, params.get("to"), credential)
+        log.info("call answered", extra={"uuid": call_uuid, "method": request.method})
+        return JSONResponse(ncco)
+
+    async def events(self, request: Request) -> Response:
+        """The event webhook: log the event; reconnect or apologise for a lost socket (§4)."""
+        params = await self._receive(request)
+        event = parse_event(params, self.ncco.socket_uri)
+        reply = plan_reply(event, self.settings.reconnect_attempts)
+        self.stats.observe_event(event.status, reply)
+        log.info("call event", extra=_event_fields(event, reply))
+        ncco = self._reply_ncco(event, reply)
+        if ncco is None:
+            # Any 2xx is success (§1) and an empty answer leaves the NCCO running (§2).
+            return Response(status_code=HTTPStatus.NO_CONTENT)
+        return JSONResponse(ncco)
+
+    async def healthz(self, request: Request) -> Response:
+        """200 once started, 503 before start-up completes and while shutting down."""
+        if self.ready:
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "not ready"}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text exposition (not routed by Caddy)."""
+        return Response(self.stats.render(), media_type=CONTENT_TYPE)
+
+    async def _receive(self, request: Request) -> dict[str, Any]:
+        # The signature covers the body exactly as received, so it is checked before
+        # the body is parsed, and nothing is acted on before it passes (§6).
+        body = await read_body(request)
+        if self.verifier is not None:
+            self.verifier.verify(request.headers.get("authorization"), body)
+        return parse_params(request, body)
+
+    def _reply_ncco(self, event: CallEvent, reply: Reply) -> list[Action] | None:
+        leg = event.socket_leg
+        if reply is Reply.RECONNECT and leg is not None:
+            credential = self.credentials.mint(leg.call_uuid)
+            return self.ncco.build_reconnect_ncco(
+                leg.call_uuid, leg.attempt + 1, event.caller, credential
+            )
+        if reply is Reply.APOLOGY:
+            return self.ncco.build_apology_ncco()
+        return None
+
+
+def _event_fields(event: CallEvent, reply: Reply) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "status": event.status,
+        "uuid": event.uuid,
+        "conversation_uuid": event.conversation_uuid,
+        "direction": event.direction,
+        "reply": reply.value,
+    }
+    if event.duration is not None:
+        fields["duration"] = event.duration
+    if event.socket_leg is not None:
+        fields["call_uuid"] = event.socket_leg.call_uuid
+        fields["attempt"] = event.socket_leg.attempt
+    return fields

@@ -1,0 +1,119 @@
+"""NCCOs built with Vonage's own models (vonage-voice), so the field rules are Vonage's.
+
+The talk actions never change, so they are validated and serialised once; only the
+``connect`` action, which carries the call's credential, is built per request
+(VONAGE-PROTOCOL.md §2, §4).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# vonage-voice ships no py.typed marker; its models are pydantic, validated at run time.
+from vonage_voice.models.common import WebsocketAuthorization  # type: ignore[import-untyped]
+from vonage_voice.models.connect_endpoints import (  # type: ignore[import-untyped]
+    WebsocketEndpoint,
+)
+from vonage_voice.models.ncco import Connect, Talk  # type: ignore[import-untyped]
+
+from webhooks.errors import BadRequest
+from webhooks.settings import Settings
+
+__all__ = [
+    "MAX_HEADERS_BYTES",
+    "Action",
+    "ContentType",
+    "NccoBuilder",
+    "caller_id",
+    "endpoint_headers",
+]
+
+Action = dict[str, Any]
+ContentType = Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]
+
+# VONAGE-PROTOCOL.md §2: the endpoint `headers` object is at most 512 bytes serialised.
+MAX_HEADERS_BYTES = 511
+# VONAGE-PROTOCOL.md §2: `from` is digits only, the Python SDK's PhoneNumber pattern.
+_E164_RE = re.compile(r"[1-9]\d{6,14}")
+
+
+def caller_id(number: object) -> str | None:
+    """``number`` as a ``from`` Vonage accepts (digits, no ``+``), or None if it is not one."""
+    if not isinstance(number, str):
+        return None
+    digits = number.removeprefix("+")
+    return digits if _E164_RE.fullmatch(digits) else None
+
+
+def endpoint_headers(call_uuid: str, attempt: int) -> dict[str, Any]:
+    """The endpoint ``headers`` (docs/CONTRACT.md), checked against Vonage's size limit."""
+    headers: dict[str, Any] = {"call_uuid": call_uuid, "attempt": attempt}
+    if len(json.dumps(headers).encode()) > MAX_HEADERS_BYTES:
+        raise BadRequest("uuid is too long for the websocket endpoint headers")
+    return headers
+
+
+def _dump(action: Any) -> Action:
+    dumped: Action = action.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
+
+
+@dataclass(frozen=True, slots=True)
+class NccoBuilder:
+    """Builds the service's three NCCOs; the talk actions are shared, never mutated."""
+
+    socket_uri: str
+    events_url: str
+    content_type: ContentType
+    greeting: Action
+    apology: Action
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NccoBuilder:
+        """Validate the static parts once, at start-up."""
+        language = settings.greeting_language
+        return cls(
+            socket_uri=settings.socket_uri,
+            events_url=settings.events_url,
+            content_type=settings.content_type,
+            greeting=_dump(Talk(text=settings.greeting_text, language=language)),
+            apology=_dump(Talk(text=settings.apology_text, language=language)),
+        )
+
+    def build_answer_ncco(self, call_uuid: str, called: object, credential: str) -> list[Action]:
+        """Greeting, then connect to the socket as attempt 1, ``from`` the called number."""
+        return [self.greeting, self.build_connect(call_uuid, 1, caller_id(called), credential)]
+
+    def build_reconnect_ncco(
+        self, call_uuid: str, attempt: int, caller: object, credential: str
+    ) -> list[Action]:
+        """Connect again (VONAGE-PROTOCOL.md §4): replaces the rest of the call's NCCO."""
+        return [self.build_connect(call_uuid, attempt, caller_id(caller), credential)]
+
+    def build_apology_ncco(self) -> list[Action]:
+        """The apology spoken once the reconnect attempts are used up."""
+        return [self.apology]
+
+    def build_connect(
+        self, call_uuid: str, attempt: int, caller: str | None, credential: str
+    ) -> Action:
+        """One synchronous ``connect`` to the websocket endpoint with a fresh credential."""
+        endpoint = WebsocketEndpoint(
+            uri=self.socket_uri,
+            contentType=self.content_type,
+            headers=endpoint_headers(call_uuid, attempt),
+            authorization=WebsocketAuthorization(type="custom", value=f"Bearer {credential}"),
+        )
+        # `synchronous` makes Vonage post this leg's events to eventUrl and run the NCCO
+        # it gets back (§2, §4): that is how a lost socket becomes a reconnect.
+        connect = Connect(
+            endpoint=[endpoint],
+            from_=caller,
+            randomFromNumber=None if caller else True,
+            eventType="synchronous",
+            eventUrl=[self.events_url],
+        )
+        return _dump(connect)

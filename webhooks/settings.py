@@ -1,0 +1,168 @@
+"""The service's one typed settings object, read once from the environment and ``.env``.
+
+Variables and defaults are docs/CONTRACT.md's table. ``load_settings`` turns every
+problem into a ``ConfigurationError`` naming the variable, never echoing its value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from webhooks.errors import ConfigurationError
+
+__all__ = ["Settings", "load_settings"]
+
+# A DNS name, IPv4 address or bracketed IPv6 address, then an optional port: what goes
+# between "https://" and the path, and nothing else (no scheme, path or credentials).
+_HOST_RE = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>\d{1,5}))?"
+)
+_LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_MIN_SOCKET_SECRET_BYTES = 32  # docs/CONTRACT.md: the credential key is at least 32 bytes
+_MAX_PORT = 65535
+
+# Vonage's talk action takes at most 1500 characters (vonage-voice `Talk.text`).
+SpokenText = Annotated[str, Field(min_length=1, max_length=1500)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Configuration of the webhooks service (docs/CONTRACT.md, "Variables")."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    public_host: str
+    # Declared before the secret so the secret's validator can see it.
+    vonage_verify_signatures: bool = True
+    vonage_signature_secret: SecretStr | None = None
+    signature_max_age: int = Field(300, ge=1, le=3600)
+    socket_token_secret: SecretStr
+    socket_token_ttl: int = Field(300, ge=10, le=3600)
+    audio_sample_rate: Literal[8000, 16000, 24000] = 16000
+    reconnect_attempts: int = Field(3, ge=1, le=10)
+    greeting_text: SpokenText = "Please wait while we connect you to the echo server"
+    greeting_language: str = "en-US"
+    apology_text: SpokenText = (
+        "Sorry, we could not connect your call to the echo server. Please try again later."
+    )
+    webhooks_host: str = "0.0.0.0"
+    webhooks_port: int = Field(8000, ge=1, le=_MAX_PORT)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("public_host")
+    @classmethod
+    def _check_public_host(cls, value: str) -> str:
+        host = value.strip().lower()
+        match = _HOST_RE.fullmatch(host)
+        port = match and match.group("port")
+        if not match or (port and not 0 < int(port) <= _MAX_PORT):
+            raise ValueError(
+                "must be host[:port] with no scheme or path, e.g. calls.example.com "
+                "or localhost:8443"
+            )
+        return host
+
+    @field_validator("vonage_signature_secret", mode="after")
+    @classmethod
+    def _require_signature_secret(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # When VONAGE_VERIFY_SIGNATURES itself is invalid it is reported on its own.
+        verify = info.data.get("vonage_verify_signatures", False)
+        if value is None and verify:
+            raise ValueError("required unless VONAGE_VERIFY_SIGNATURES=false")
+        return value
+
+    @field_validator("socket_token_secret", mode="after")
+    @classmethod
+    def _check_socket_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        secret = value.get_secret_value()
+        if len(secret.encode()) < _MIN_SOCKET_SECRET_BYTES:
+            raise ValueError(f"must be at least {_MIN_SOCKET_SECRET_BYTES} bytes")
+        signing = info.data.get("vonage_signature_secret")
+        # One key for both would let a socket credential pass as a signed webhook.
+        if isinstance(signing, SecretStr) and signing.get_secret_value() == secret:
+            raise ValueError("must differ from VONAGE_SIGNATURE_SECRET")
+        return value
+
+    @field_validator("greeting_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        if not _LANGUAGE_RE.fullmatch(value):
+            raise ValueError("must be a language code such as en-US or en-GB")
+        return value
+
+    @field_validator("audio_sample_rate", mode="before")
+    @classmethod
+    def _parse_sample_rate(cls, value: Any) -> Any:
+        # The environment gives strings; a Literal of ints does not coerce them itself.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @property
+    def verify_signatures(self) -> bool:
+        """Whether signed webhooks are checked (VONAGE-PROTOCOL.md §6)."""
+        return self.vonage_verify_signatures
+
+    @property
+    def socket_uri(self) -> str:
+        """The websocket endpoint every NCCO connects to."""
+        return f"wss://{self.public_host}/socket"
+
+    @property
+    def events_url(self) -> str:
+        """The connect action's synchronous ``eventUrl`` (VONAGE-PROTOCOL.md §2, §4)."""
+        return f"https://{self.public_host}/webhooks/events"
+
+    @property
+    def content_type(
+        self,
+    ) -> Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]:
+        """The websocket endpoint's ``content-type`` (VONAGE-PROTOCOL.md §2)."""
+        match self.audio_sample_rate:
+            case 8000:
+                return "audio/l16;rate=8000"
+            case 16000:
+                return "audio/l16;rate=16000"
+            case 24000:
+                return "audio/l16;rate=24000"
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Read the settings once, raising ``ConfigurationError`` naming each bad variable."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]).upper() if error["loc"] else "CONFIGURATION"
+        if error["type"] == "missing":
+            what = "required but not set"
+        else:
+            what = error["msg"].removeprefix("Value error, ")
+        problems.append((name, what))
+    return problems
