@@ -94,7 +94,7 @@ def error_response(
 ) -> JSONResponse:
     """The JSON error body every refusal uses: ``{"error": code, "detail": detail}``."""
     return JSONResponse(
-        {"error": code, "detail": detail}, status_code=status, headers=dict(headers or {})
+        {"error": code, "detail": detail}, status_code=int(status), headers=dict(headers or {})
     )
 
 

@@ -64,14 +64,16 @@ class Webhooks:
         ncco = self._reply_ncco(event, reply)
         if ncco is None:
             # Any 2xx is success (§1) and an empty answer leaves the NCCO running (§2).
-            return Response(status_code=HTTPStatus.NO_CONTENT)
+            return Response(status_code=int(HTTPStatus.NO_CONTENT))
         return JSONResponse(ncco)
 
     async def healthz(self, request: Request) -> Response:
         """200 once started, 503 before start-up completes and while shutting down."""
         if self.ready:
             return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "not ready"}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
+        return JSONResponse(
+            {"status": "not ready"}, status_code=int(HTTPStatus.SERVICE_UNAVAILABLE)
+        )
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text exposition (not routed by Caddy)."""

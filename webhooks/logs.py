@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 __all__ = ["configure_logging"]
@@ -18,6 +19,8 @@ def configure_logging(level: str) -> None:
             "%(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp=True,
+            # uvicorn adds an ANSI-coloured copy of some messages; JSON has no use for it.
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
     )
     root = logging.getLogger()
