@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 # vonage-voice ships no py.typed marker; its models are pydantic, validated at run time.
 from vonage_voice.models.common import WebsocketAuthorization  # type: ignore[import-untyped]
@@ -20,19 +20,17 @@ from vonage_voice.models.connect_endpoints import (  # type: ignore[import-untyp
 from vonage_voice.models.ncco import Connect, Talk  # type: ignore[import-untyped]
 
 from webhooks.errors import BadRequest
-from webhooks.settings import Settings
+from webhooks.settings import ContentType, Settings
 
 __all__ = [
     "MAX_HEADERS_BYTES",
     "Action",
-    "ContentType",
     "NccoBuilder",
     "caller_id",
     "endpoint_headers",
 ]
 
 Action = dict[str, Any]
-ContentType = Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]
 
 # VONAGE-PROTOCOL.md §2: the endpoint `headers` object is at most 512 bytes serialised.
 MAX_HEADERS_BYTES = 511

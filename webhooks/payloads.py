@@ -28,7 +28,8 @@ _UUID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body as received, refusing (413) before holding more than ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # A malformed length is left to the streamed count below (uvicorn rejects most first).
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

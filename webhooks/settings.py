@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from webhooks.errors import ConfigurationError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["ContentType", "Settings", "load_settings"]
 
 # A DNS name, IPv4 address or bracketed IPv6 address, then an optional port: what goes
 # between "https://" and the path, and nothing else (no scheme, path or credentials).
@@ -31,6 +31,8 @@ _MAX_PORT = 65535
 # Vonage's talk action takes at most 1500 characters (vonage-voice `Talk.text`).
 SpokenText = Annotated[str, Field(min_length=1, max_length=1500)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# The websocket endpoint's content-types (VONAGE-PROTOCOL.md §2).
+ContentType = Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]
 
 
 class Settings(BaseSettings):
@@ -110,7 +112,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_sample_rate(cls, value: Any) -> Any:
         # The environment gives strings; a Literal of ints does not coerce them itself.
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             return int(value)
         return value
 

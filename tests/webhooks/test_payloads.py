@@ -52,6 +52,14 @@ async def test_declared_length_over_limit_reads_nothing() -> None:
     assert receive.pulled == 0
 
 
+@pytest.mark.parametrize("length", ["\u00b2", "-1", "1e9", " 7"])
+async def test_malformed_content_length_is_ignored(length: str) -> None:
+    """A Content-Length that is not plain digits is ignored; the streamed count still holds."""
+    receive = EndlessBody()
+    with pytest.raises(BodyTooLarge):
+        await read_body(_request(receive, headers={"content-length": length}))
+
+
 def test_get_parameters_come_from_the_query_string() -> None:
     """A GET's parameters are its query string; its body is not parsed."""
     assert parse_params(_request(method="GET"), b"ignored") == {
