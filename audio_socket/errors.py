@@ -1,0 +1,167 @@
+"""One exception tree for the audio service, and what each error maps to.
+
+Every error knows how it is reported: a start-up problem is an exit status, a
+refused upgrade is an HTTP status, a failed call is a WebSocket close code. The
+server turns them into responses and close frames in one place.
+
+    AudioSocketError
+    ├── ConfigurationError        start-up: exit status 2, one line per problem
+    ├── HandshakeRejected         before the upgrade: an HTTP status, no socket
+    │   ├── CredentialRejected      401: missing, malformed, forged or expired
+    │   └── CallLimitReached        503: MAX_CALLS calls already live
+    └── CallError                 after the upgrade: a close code and reason
+        ├── UnsupportedData         1003: binary first message, unknown audio format
+        ├── InvalidPayload          1007: first message is not a JSON object
+        ├── PolicyViolation         1008: not websocket:connected, no content-type
+        │   └── CredentialMismatch  1008: call_uuid is not the credential's call
+        ├── FirstMessageTooBig      1009: first message over 4 KiB
+        ├── PeerNotReading          aborted: outbound buffer stayed full
+        └── HandlerFailed           1011: the call handler raised
+
+This module is pure (no websockets, no asyncio) so the protocol core can raise
+these errors and stay importable without I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import ClassVar
+
+
+class CloseCode(enum.IntEnum):
+    """RFC 6455 close codes this service uses (VONAGE-PROTOCOL.md §3: Vonage
+    documents none, so the RFC's meanings apply). Values and names match
+    ``websockets.frames.CloseCode``."""
+
+    NORMAL_CLOSURE = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    ABNORMAL_CLOSURE = 1006
+    INVALID_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+
+
+class Outcome(enum.StrEnum):
+    """How a call (or an attempt at one) ended: the ``outcome`` metric label."""
+
+    COMPLETED = "completed"
+    DRAINED = "drained"
+    REJECTED_CREDENTIAL = "rejected_credential"
+    REJECTED_LIMIT = "rejected_limit"
+    REJECTED_PROTOCOL = "rejected_protocol"
+    FAILED = "failed"
+
+
+class AudioSocketError(Exception):
+    """Base of every error the audio service raises on purpose."""
+
+
+class ConfigurationError(AudioSocketError):
+    """One or more settings are missing or wrong; start-up stops."""
+
+    def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{name}: {what}" for name, what in self.problems))
+
+    def lines(self) -> list[str]:
+        """The ``configuration error: NAME: what is wrong`` lines for stderr."""
+        return [f"configuration error: {name}: {what}" for name, what in self.problems]
+
+
+class HandshakeRejected(AudioSocketError):
+    """The upgrade request is answered with an HTTP error; no socket opens."""
+
+    status: ClassVar[HTTPStatus]
+    outcome: ClassVar[Outcome]
+
+
+class CredentialRejected(HandshakeRejected):
+    """No valid per-call credential in ``Authorization`` (docs/CONTRACT.md)."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    outcome = Outcome.REJECTED_CREDENTIAL
+
+
+class CallLimitReached(HandshakeRejected):
+    """This replica already carries MAX_CALLS calls; the proxy tries another."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    outcome = Outcome.REJECTED_LIMIT
+
+
+class CallError(AudioSocketError):
+    """The call is closed with ``close_code``; the message is the close reason.
+
+    Reasons are short and fixed: a close frame carries at most 123 bytes, and
+    they are logged, so they never quote what the peer sent.
+    """
+
+    close_code: ClassVar[CloseCode]
+    outcome: ClassVar[Outcome] = Outcome.REJECTED_PROTOCOL
+    #: Abort the TCP connection instead of a closing handshake (nothing the
+    #: peer would read anyway).
+    abort: ClassVar[bool] = False
+
+    @property
+    def reason(self) -> str:
+        """The close reason sent to the peer."""
+        return str(self)
+
+
+class UnsupportedData(CallError):
+    """Data this service cannot handle: binary first message, unknown audio format."""
+
+    close_code = CloseCode.UNSUPPORTED_DATA
+
+
+class InvalidPayload(CallError):
+    """A message that is not what its type promises (text that is not JSON)."""
+
+    close_code = CloseCode.INVALID_DATA
+
+
+class PolicyViolation(CallError):
+    """A well-formed message that breaks the protocol's rules."""
+
+    close_code = CloseCode.POLICY_VIOLATION
+
+
+class CredentialMismatch(PolicyViolation):
+    """The first message names another call than the credential (docs/CONTRACT.md)."""
+
+    outcome = Outcome.REJECTED_CREDENTIAL
+
+    def __init__(self) -> None:
+        super().__init__("credential does not match call")
+
+
+class FirstMessageTooBig(CallError):
+    """The first message exceeds the 4 KiB its NCCO headers can need."""
+
+    close_code = CloseCode.MESSAGE_TOO_BIG
+
+
+class PeerNotReading(CallError):
+    """The peer left the outbound buffer full for SEND_TIMEOUT, or past its cap."""
+
+    close_code = CloseCode.ABNORMAL_CLOSURE
+    outcome = Outcome.REJECTED_LIMIT
+    abort = True
+
+    def __init__(self) -> None:
+        super().__init__("peer not reading")
+
+
+class HandlerFailed(CallError):
+    """The call handler raised; the call cannot go on."""
+
+    close_code = CloseCode.INTERNAL_ERROR
+    outcome = Outcome.FAILED
+
+    def __init__(self) -> None:
+        super().__init__("internal error")
