@@ -57,6 +57,10 @@ RETRY_STATUSES = frozenset(
 )
 
 
+# Far above any RECONNECT_ATTEMPTS; a larger count is not one we wrote.
+_MAX_ATTEMPT = 1000
+
+
 class Reply(enum.Enum):
     """What the events webhook answers."""
 
@@ -127,7 +131,7 @@ def _socket_leg(params: Mapping[str, Any], socket_uri: str) -> SocketLeg | None:
 def _attempt(value: object) -> int | None:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_ATTEMPT:
         return None
     return value
 

@@ -62,6 +62,7 @@ def test_headers_as_json_text_are_read() -> None:
         {"headers": {"call_uuid": CALL_UUID, "attempt": True}},
         {"headers": {"call_uuid": CALL_UUID, "attempt": 1.5}},
         {"headers": {"call_uuid": CALL_UUID, "attempt": "99999999999"}},
+        {"headers": {"call_uuid": CALL_UUID, "attempt": 10**400}},
         {"headers": {"call_uuid": "", "attempt": 1}},
         {"headers": {"call_uuid": "x" * 200, "attempt": 1}},
     ],
