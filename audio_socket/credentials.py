@@ -1,0 +1,77 @@
+"""Checking the per-call socket credential at the upgrade (docs/CONTRACT.md).
+
+The webhooks service mints, for each answer and reconnect, a JWT (HS256, key
+``SOCKET_TOKEN_SECRET``) naming the call in ``sub`` and expiring within
+minutes; Vonage sends it on the upgrade as ``Authorization: Bearer <jwt>``.
+Anything else is refused before a socket opens. Rejection reasons are fixed
+strings: they are logged, and never quote the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import jwt
+
+from audio_socket.errors import CredentialRejected
+
+AUDIENCE: Final = "audio_socket"
+ISSUER: Final = "webhooks"
+ALGORITHM: Final = "HS256"
+LEEWAY_SECONDS: Final = 5
+REQUIRED_CLAIMS: Final = ("sub", "aud", "iss", "iat", "exp")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A verified credential: the call it admits, and until when."""
+
+    call_uuid: str
+    expires_at: int
+
+
+def parse_authorization(values: Sequence[str]) -> str:
+    """Return the token of the single ``Authorization: Bearer <token>`` header.
+
+    Raises:
+        CredentialRejected: No header, several, or another scheme.
+    """
+    if not values:
+        raise CredentialRejected("missing credential")
+    if len(values) > 1:
+        raise CredentialRejected("several Authorization headers")
+    scheme, _, token = values[0].strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise CredentialRejected("not a bearer credential")
+    return token
+
+
+def verify_credential(token: str, secret: bytes) -> Credential:
+    """Verify signature, algorithm, audience, issuer and expiry of ``token``.
+
+    Only HS256 is accepted, so ``none`` and algorithm-confusion tokens fail.
+
+    Raises:
+        CredentialRejected: The token is not a valid credential for this service.
+    """
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+    except jwt.ExpiredSignatureError:
+        raise CredentialRejected("expired credential") from None
+    except jwt.InvalidTokenError as exc:
+        raise CredentialRejected(f"invalid credential ({type(exc).__name__})") from None
+    call_uuid = claims["sub"]
+    if not isinstance(call_uuid, str) or not call_uuid:
+        raise CredentialRejected("credential names no call")
+    return Credential(call_uuid, int(claims["exp"]))

@@ -1,0 +1,123 @@
+"""The interface between the audio server and what a call does.
+
+The server owns the socket and the protocol; a handler owns the call's
+behaviour. The server calls, in order::
+
+    on_start(call, start)   once, after the first message was accepted
+    on_audio(frame)         for each inbound binary message (a 20 ms frame)
+    on_event(event)         for each inbound text message (DTMF, cleared, ...)
+    on_end(end)             once, after the socket closed, however it closed
+
+Each method may be a plain function or a coroutine function: the server awaits
+what it returns when that is not ``None``, and reads no further message until
+then. Plain functions are cheapest on the 50-frames-a-second path. Work that
+must not hold up reading belongs in a task the handler starts in ``on_start``
+and stops in ``on_end``. An exception from a handler method closes the call
+with 1011.
+
+The handler acts on the call through :class:`CallControl`: ``send_audio``
+(re-framed into whole frames), ``flush_audio``, ``clear``, ``notify`` and
+``close``. Sending never blocks; a handler task that produces audio faster than
+real time awaits ``drain()`` now and then.
+
+A third handler is one new module, chosen with ``AUDIO_HANDLER=module:factory``
+(the factory is called with no arguments, once per call)::
+
+    # loudness.py: echo the caller, and log the loudest frame at the end
+    import array, logging
+    from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
+    from audio_socket.protocol import CallStart
+
+    class LoudnessHandler(CallHandler):
+        def on_start(self, call: CallControl, start: CallStart) -> None:
+            self.call, self.peak = call, 0
+
+        def on_audio(self, frame: bytes) -> None:
+            self.peak = max(self.peak, max(map(abs, array.array("h", frame))))
+            self.call.send_audio(frame)
+
+        def on_end(self, end: CallEnd) -> None:
+            logging.getLogger(__name__).info("peak %d", self.peak)
+
+    # AUDIO_HANDLER=loudness:LoudnessHandler python -m audio_socket
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from audio_socket.errors import CloseCode, Outcome
+from audio_socket.framing import AudioBytes
+from audio_socket.protocol import CallEvent, CallStart
+
+#: What a handler method returns: nothing, or something for the server to await.
+MaybeAwaitable = Awaitable[None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnd:
+    """How the call ended: the close code and reason, and the metric outcome."""
+
+    code: int
+    reason: str
+    outcome: Outcome
+
+
+class CallControl(Protocol):
+    """What a handler may do to its call."""
+
+    @property
+    def start(self) -> CallStart:
+        """The call's first message: rate, frame size, metadata."""
+        ...
+
+    def send_audio(self, audio: AudioBytes) -> None:
+        """Queue audio for the caller; it leaves as whole frames only (§3)."""
+        ...
+
+    def flush_audio(self) -> None:
+        """Send the carried partial frame, completed with silence (end of utterance)."""
+        ...
+
+    def clear(self) -> None:
+        """Ask Vonage to drop audio it has buffered but not played (§3)."""
+        ...
+
+    def notify(self, payload: Mapping[str, Any]) -> None:
+        """Ask Vonage for ``websocket:notify`` once audio sent so far has played."""
+        ...
+
+    def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """End the call: start the closing handshake; ``on_end`` follows."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait until the outbound buffer is below its high-water mark."""
+        ...
+
+
+class CallHandler:
+    """Base class for handlers: every method does nothing unless overridden."""
+
+    __slots__ = ()
+
+    def on_start(self, call: CallControl, start: CallStart) -> MaybeAwaitable:
+        """The call is open; ``call`` stays valid until ``on_end``."""
+        return None
+
+    def on_audio(self, frame: bytes) -> MaybeAwaitable:
+        """One inbound binary message: normally one 20 ms frame."""
+        return None
+
+    def on_event(self, event: CallEvent) -> MaybeAwaitable:
+        """One inbound text message, classified. It is never echoed."""
+        return None
+
+    def on_end(self, end: CallEnd) -> MaybeAwaitable:
+        """The socket is closed; release what the call held."""
+        return None
+
+
+HandlerFactory = Callable[[], CallHandler]

@@ -1,0 +1,65 @@
+"""The delayed echo: the caller hears themselves ``delay_ms`` later.
+
+Modelled on FreeSWITCH's ``delay_echo``: each frame is stamped with its arrival
+time on the monotonic clock (the event loop's) and sent when that time plus the
+delay comes, so the output keeps the input's pacing whatever the load. A single
+timer is armed for the oldest queued frame at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
+from audio_socket.protocol import CallStart
+
+#: Frames due within this much of now go out together: timers can fire a
+#: little early, and re-arming for a microsecond would only cost wake-ups.
+_SLACK_SECONDS = 0.001
+
+
+class DelayedEchoHandler(CallHandler):
+    """Send each frame back ``delay_ms`` after it arrived."""
+
+    __slots__ = ("_call", "_delay", "_loop", "_queue", "_timer")
+
+    def __init__(self, delay_ms: int) -> None:
+        if delay_ms <= 0:
+            raise ValueError("delay_ms must be positive")
+        self._delay = delay_ms / 1000
+        self._queue: deque[tuple[float, bytes]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._call: CallControl | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def on_start(self, call: CallControl, start: CallStart) -> None:
+        """Remember the call and the clock the frames are paced on."""
+        self._call = call
+        self._loop = asyncio.get_running_loop()
+
+    def on_audio(self, frame: bytes) -> None:
+        """Queue ``frame`` for arrival time + delay."""
+        loop = self._loop
+        if loop is None:
+            return
+        due = loop.time() + self._delay
+        self._queue.append((due, frame))
+        if self._timer is None:
+            self._timer = loop.call_at(due, self._send_due)
+
+    def on_end(self, end: CallEnd) -> None:
+        """Drop what was still waiting: the caller is gone."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue.clear()
+
+    def _send_due(self) -> None:
+        loop, call, queue = self._loop, self._call, self._queue
+        if loop is None or call is None:
+            return
+        limit = loop.time() + _SLACK_SECONDS
+        while queue and queue[0][0] <= limit:
+            call.send_audio(queue.popleft()[1])
+        self._timer = loop.call_at(queue[0][0], self._send_due) if queue else None

@@ -1,0 +1,93 @@
+"""The audio service's settings: environment variables and ``.env``, read once.
+
+Every limit has a safe default. A bad or missing variable stops start-up with
+one ``configuration error: NAME: what is wrong`` line each (docs/CONTRACT.md);
+values are never echoed, so a secret cannot leak into the message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from audio_socket.errors import ConfigurationError
+from audio_socket.handlers import HandlerFactory, resolve_handler_factory
+
+MIN_SECRET_BYTES = 32
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class AudioSettings(BaseSettings):
+    """Configuration of ``python -m audio_socket``. Field ``x_y`` is variable ``X_Y``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    audio_host: str = "0.0.0.0"
+    #: 0 picks a free port (tests); the bound port is logged at start-up.
+    audio_port: int = Field(8765, ge=0, le=65535)
+    socket_token_secret: SecretStr
+    audio_handler: str = Field("echo", min_length=1)
+    echo_delay_ms: int = Field(0, ge=0, le=10_000)
+    max_calls: int = Field(500, ge=1)
+    max_message_bytes: int = Field(65536, ge=1024)
+    drain_timeout: float = Field(30.0, ge=0)
+    #: Seconds from TCP accept to an accepted ``websocket:connected``.
+    handshake_timeout: float = Field(10.0, gt=0)
+    ping_interval: float = Field(20.0, gt=0)
+    ping_timeout: float = Field(20.0, gt=0)
+    #: Seconds the outbound buffer may stay full before the call is aborted.
+    send_timeout: float = Field(10.0, gt=0)
+    #: High-water mark of a call's outbound buffer; the hard cap is 4 times it.
+    outbound_buffer_bytes: int = Field(65536, ge=4096)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("socket_token_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("audio_handler")
+    @classmethod
+    def _resolvable(cls, value: str) -> str:
+        # Fail at start-up, not at the first call: import the factory now.
+        resolve_handler_factory(value, echo_delay_ms=0)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def handler_factory(self) -> HandlerFactory:
+        """The factory ``AUDIO_HANDLER`` and ``ECHO_DELAY_MS`` select."""
+        return resolve_handler_factory(self.audio_handler, self.echo_delay_ms)
+
+
+def load_settings(env_file: str | None = ".env") -> AudioSettings:
+    """Read the settings from the environment and ``env_file``.
+
+    Raises:
+        ConfigurationError: Naming each bad or missing variable.
+    """
+    try:
+        return AudioSettings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(error) for error in exc.errors()) from None
+
+
+def _describe(error: ErrorDetails) -> tuple[str, str]:
+    name = str(error["loc"][0]).upper() if error["loc"] else "?"
+    if error["type"] == "missing":
+        return name, "required, not set"
+    return name, error["msg"].removeprefix("Value error, ")

@@ -1,0 +1,91 @@
+"""Settings: defaults, environment and .env, and the start-up error lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audio_socket.errors import ConfigurationError
+from audio_socket.handlers import DelayedEchoHandler, EchoHandler
+from audio_socket.settings import load_settings
+from tests.audio_socket.helpers import SECRET
+
+
+def problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
+    """The configuration error lines for the given environment."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(env_file=None)
+    return caught.value.lines()
+
+
+def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the secret is required; every limit has the documented default."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    s = load_settings(env_file=None)
+    assert (s.audio_host, s.audio_port) == ("0.0.0.0", 8765)
+    assert (s.max_calls, s.max_message_bytes, s.drain_timeout) == (500, 65536, 30.0)
+    assert (s.echo_delay_ms, s.audio_handler, s.log_level) == (0, "echo", "INFO")
+    assert (s.handshake_timeout, s.ping_interval, s.ping_timeout) == (10.0, 20.0, 20.0)
+    assert (s.send_timeout, s.outbound_buffer_bytes) == (10.0, 65536)
+    assert s.handler_factory() is EchoHandler
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each field is read from its upper-case variable."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    monkeypatch.setenv("MAX_CALLS", "7")
+    monkeypatch.setenv("ECHO_DELAY_MS", "120")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    s = load_settings(env_file=None)
+    assert (s.max_calls, s.echo_delay_ms, s.log_level) == (7, 120, "DEBUG")
+    assert isinstance(s.handler_factory()(), DelayedEchoHandler)
+
+
+def test_dotenv_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A .env in the working directory is read; the environment overrides it."""
+    (tmp_path / ".env").write_text(
+        f"SOCKET_TOKEN_SECRET={SECRET}\nMAX_CALLS=3\nDRAIN_TIMEOUT=4\nPUBLIC_HOST=x\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAX_CALLS", "9")
+    s = load_settings()
+    assert s.socket_token_secret.get_secret_value() == SECRET
+    assert (s.max_calls, s.drain_timeout) == (9, 4.0)
+
+
+def test_missing_secret_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SOCKET_TOKEN_SECRET: one line naming it."""
+    assert problems(monkeypatch) == ["configuration error: SOCKET_TOKEN_SECRET: required, not set"]
+
+
+def test_short_secret_is_refused_without_printing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret under 32 bytes is an error, and the message never contains it."""
+    lines = problems(monkeypatch, SOCKET_TOKEN_SECRET="short-secret-value")
+    assert lines == ["configuration error: SOCKET_TOKEN_SECRET: must be at least 32 bytes"]
+    assert "short-secret-value" not in "".join(lines)
+
+
+def test_every_bad_variable_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All problems are reported at once, one line each, naming the variable."""
+    lines = problems(
+        monkeypatch,
+        SOCKET_TOKEN_SECRET=SECRET,
+        MAX_CALLS="many",
+        AUDIO_PORT="70000",
+        LOG_LEVEL="loud",
+        ECHO_DELAY_MS="-5",
+        AUDIO_HANDLER="no_such_module:make",
+        SEND_TIMEOUT="0",
+    )
+    names = sorted(line.split(":")[1].strip() for line in lines)
+    assert names == sorted(
+        ["MAX_CALLS", "AUDIO_PORT", "LOG_LEVEL", "ECHO_DELAY_MS", "AUDIO_HANDLER", "SEND_TIMEOUT"]
+    )
+    assert all(line.startswith("configuration error: ") for line in lines)
+    handler_line = next(line for line in lines if "AUDIO_HANDLER" in line)
+    assert "cannot import 'no_such_module'" in handler_line
