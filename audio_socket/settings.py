@@ -44,6 +44,8 @@ class AudioSettings(BaseSettings):
     handshake_timeout: float = Field(10.0, gt=0)
     ping_interval: float = Field(20.0, gt=0)
     ping_timeout: float = Field(20.0, gt=0)
+    #: Seconds a closing handshake may take before the TCP connection is aborted.
+    close_timeout: float = Field(10.0, gt=0)
     #: Seconds the outbound buffer may stay full before the call is aborted.
     send_timeout: float = Field(10.0, gt=0)
     #: High-water mark of a call's outbound buffer; the hard cap is 4 times it.

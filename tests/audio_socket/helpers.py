@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -68,12 +70,12 @@ def connected_message(call_uuid: str | None = "call-1", rate: int = 16000, **ext
 
 @asynccontextmanager
 async def open_socket(
-    port: int, token: str | None = None, **kwargs: Any
+    port: int, token: str | None = None, path: str = "/socket", **kwargs: Any
 ) -> AsyncIterator[ClientConnection]:
     """A WebSocket to the server's /socket, with ``token`` as the credential."""
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     async with connect(
-        f"ws://127.0.0.1:{port}/socket",
+        f"ws://127.0.0.1:{port}{path}",
         additional_headers=headers,
         open_timeout=10,
         close_timeout=5,
@@ -91,3 +93,38 @@ async def open_call(
     async with open_socket(port, mint(call_uuid), **kwargs) as ws:
         await ws.send(connected_message(call_uuid, rate))
         yield ws
+
+
+async def http_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    """A bare HTTP/1.1 GET on loopback: status, lower-cased headers, body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode())
+        data = await reader.read()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split(" ")[1]), headers, body
+
+
+async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+    """Poll ``check`` until it holds: for state another task updates."""
+    async with asyncio.timeout(within):
+        # The server exposes counters, not events: polling them is the honest wait.
+        while not check():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def close_of(ws: ClientConnection, within: float = 10.0) -> tuple[int | None, str | None]:
+    """Wait for the server to close ``ws``; the code and reason it sent."""
+    async with asyncio.timeout(within):
+        await ws.wait_closed()
+    return ws.close_code, ws.close_reason
