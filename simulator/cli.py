@@ -1,0 +1,203 @@
+"""``python -m simulator call|load BASE_URL``: the command line.
+
+Every failure ends in one line on stderr and a non-zero status, never a
+traceback: 1 when a call failed or lost audio, 2 for bad options or input,
+3 when a load run's own sending slipped (its figures measure the simulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from simulator.audio import FRAMES_PER_SECOND, Pcm, read_wav, write_wav
+from simulator.call import DTMF_DIGITS, Call, CallContext, CallOptions, SignalCache
+from simulator.errors import SimulatorError, UsageError
+from simulator.local_stack import default_cafile, default_secret
+from simulator.net import client_ssl_context
+from simulator.pacer import Pacer
+from simulator.report import build_report, render
+from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
+from simulator.webhook import READ_TIMEOUT, WebhookClient
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_SECONDS = 10.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``call`` and ``load`` commands and their options."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("base_url", metavar="BASE_URL", help="e.g. https://localhost:8443")
+    common.add_argument(
+        "--seconds", type=float, help="audio per call (default: 10, or the WAV's length)"
+    )
+    common.add_argument(
+        "--wav", type=Path, help="the caller's audio (any WAV; looped to --seconds)"
+    )
+    common.add_argument("--post", action="store_true", help="POST the answer request (JSON body)")
+    common.add_argument(
+        "--secret",
+        help="signature secret (default: $VONAGE_SIGNATURE_SECRET, else .stack/secrets.env)",
+    )
+    common.add_argument("--unsigned", action="store_true", help="send webhooks unsigned")
+    common.add_argument(
+        "--cafile", type=Path, help="extra trusted root (default: the local stack's CA, when found)"
+    )
+    common.add_argument(
+        "--webhook-timeout", type=float, default=READ_TIMEOUT, help="seconds (Vonage: 5)"
+    )
+    common.add_argument(
+        "--api-key", default=DEFAULT_API_KEY, help="api_key claim of signed webhooks"
+    )
+    common.add_argument(
+        "--application-id", default=DEFAULT_APPLICATION_ID, help="application_id claim"
+    )
+    common.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="A local Vonage: place calls through the stack."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    call = commands.add_parser("call", parents=[common], help="place one call")
+    call.add_argument("--dtmf", default="", help="key presses sent along the way, e.g. 123#")
+    call.add_argument("--out", type=Path, help="write the audio that came back to this WAV")
+    load = commands.add_parser("load", parents=[common], help="place many calls at once")
+    load.add_argument("--calls", type=int, required=True, help="concurrent calls")
+    load.add_argument("--ramp", type=float, default=0.0, help="seconds over which calls start")
+    load.add_argument("--workers", type=int, default=1, help="processes to spread the calls over")
+    load.add_argument("--plot", type=Path, help="draw the round-trip distribution to this PNG")
+    return parser
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the options resolve to, checked."""
+
+    base_url: str
+    seconds: float
+    wav: Pcm | None
+    secret: str | None
+    cafile: Path | None
+    timeout: float
+    api_key: str
+    application_id: str
+    post: bool
+
+    def signer(self) -> Signer | None:
+        """The webhook signer, or None when sending unsigned."""
+        if self.secret is None:
+            return None
+        return Signer(self.secret, self.api_key, self.application_id)
+
+
+def resolve(args: argparse.Namespace) -> Setup:
+    """Check the options and find the defaults (secret, CA, duration)."""
+    url = urlsplit(args.base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise UsageError(f"BASE_URL must be an http(s) URL, not {args.base_url!r}")
+    wav = read_wav(args.wav) if args.wav else None
+    seconds = args.seconds or (wav.seconds if wav else DEFAULT_SECONDS)
+    if not 1 / FRAMES_PER_SECOND <= seconds <= 7200:
+        raise UsageError("--seconds must be between 0.02 and 7200")
+    if args.webhook_timeout <= 0:
+        raise UsageError("--webhook-timeout must be positive")
+    secret = None if args.unsigned else (args.secret or default_secret())
+    if secret is None and not args.unsigned:
+        raise UsageError(
+            "no signature secret: pass --secret, set VONAGE_SIGNATURE_SECRET, start the"
+            " local stack (its .stack/secrets.env), or send --unsigned"
+        )
+    cafile = args.cafile or default_cafile()
+    if args.cafile is not None and not args.cafile.is_file():
+        raise UsageError(f"--cafile {args.cafile} does not exist")
+    return Setup(
+        args.base_url,
+        seconds,
+        wav,
+        secret,
+        cafile,
+        args.webhook_timeout,
+        args.api_key,
+        args.application_id,
+        args.post,
+    )
+
+
+async def call_command(args: argparse.Namespace) -> int:
+    """``call``: one call, its report, its WAV."""
+    setup = resolve(args)
+    if set(args.dtmf) - DTMF_DIGITS:
+        raise UsageError(f"--dtmf takes 0-9, * and #, not {args.dtmf!r}")
+    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeout)
+    pacer = Pacer()
+    context = CallContext(
+        webhooks, pacer, SignalCache(setup.seconds, setup.wav), setup.signer(), say=_say
+    )
+    options = CallOptions(
+        setup.base_url,
+        setup.seconds,
+        post=setup.post,
+        dtmf=args.dtmf,
+        keep_audio=args.out is not None,
+    )
+    try:
+        record = await Call(options, context).run()
+    finally:
+        await pacer.close()
+        await webhooks.aclose()
+    report = build_report(record)
+    if args.out is not None and record.audio is not None and record.audio.kept is not None:
+        write_wav(args.out, record.audio.rate, record.audio.kept)
+    print(json.dumps(report.as_dict()) if args.json else render(report))
+    if report.error:
+        print(f"simulator: {report.error}", file=sys.stderr)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _say(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+async def call_main(args: argparse.Namespace) -> int:
+    """``call`` with its failures turned into one line and a status."""
+    try:
+        return await call_command(args)
+    except SimulatorError as exc:
+        return fail(exc)
+
+
+def load_main(args: argparse.Namespace) -> int:
+    """``load`` with its failures turned into one line and a status."""
+    from simulator.load import load_command  # noqa: PLC0415 (rich and matplotlib: load only)
+
+    try:
+        return load_command(args, resolve(args))
+    except SimulatorError as exc:
+        return fail(exc)
+
+
+def fail(exc: SimulatorError) -> int:
+    """Print a failure as one line; its exit status."""
+    if isinstance(exc, UsageError):
+        print(f"simulator: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"simulator: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "call":
+            return asyncio.run(call_main(args))
+        return load_main(args)
+    except KeyboardInterrupt:
+        print("simulator: interrupted", file=sys.stderr)
+        return 130

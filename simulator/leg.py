@@ -1,0 +1,168 @@
+"""The WebSocket leg: Vonage opening the socket as a client (VONAGE-PROTOCOL.md §3).
+
+The upgrade carries the endpoint's ``authorization``; the first message is text
+JSON ``{"event": "websocket:connected", "content-type": ..., <headers>}``; then
+audio goes out as binary 20 ms frames and comes back the same way.
+
+Binary messages bypass websockets' message queue: :class:`AudioConnection`
+hands each one straight to the call's matcher as it is parsed, which keeps the
+receive path to one function call per frame at hundreds of calls. Frames are
+sent synchronously from the pacer, as ``websockets.asyncio.server.broadcast``
+does, with no task or await per frame.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Callable
+from typing import Any, cast
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event, State
+
+from simulator.errors import LegError
+from simulator.ncco import WebsocketEndpoint
+from simulator.net import describe_failure
+
+OPEN_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
+# A peer that stops reading: ~4 s of 16 kHz audio queued. Vonage would not buffer forever.
+MAX_WRITE_BUFFER = 128 * 1024
+
+
+class AudioConnection(ClientConnection):
+    """A client connection whose binary messages go straight to ``audio_sink``."""
+
+    audio_sink: Callable[[bytes], None] | None = None
+    stalled = False
+
+    def process_event(self, event: Event) -> None:
+        """Hand whole binary messages to the sink; everything else as usual."""
+        sink = self.audio_sink
+        if (
+            sink is not None
+            and isinstance(event, Frame)
+            and event.opcode is Opcode.BINARY
+            and event.fin
+        ):
+            sink(event.data)  # type: ignore[arg-type]
+            return
+        super().process_event(event)
+
+    def send_frame(self, frame: bytes) -> bool:
+        """Send one binary message now, without awaiting; False if not open."""
+        if self.protocol.state is not State.OPEN or self.transport.is_closing():
+            return False
+        self.protocol.send_binary(frame)
+        self.send_data()
+        return True
+
+    def send_text_now(self, text: str) -> bool:
+        """Send one text message now, without awaiting; False if not open."""
+        if self.protocol.state is not State.OPEN or self.transport.is_closing():
+            return False
+        self.protocol.send_text(text.encode())
+        self.send_data()
+        return True
+
+    def check_buffer(self) -> None:
+        """Abort the connection when the peer has stopped reading."""
+        if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            self.stalled = True
+            self.transport.abort()
+
+
+async def open_leg(
+    endpoint: WebsocketEndpoint,
+    *,
+    authorization: str | None,
+    ssl_context: ssl.SSLContext,
+    open_timeout: float = OPEN_TIMEOUT,
+) -> AudioConnection:
+    """Upgrade to the endpoint and send the first message; LegError when it fails."""
+    headers = {"Authorization": authorization} if authorization else None
+    secure = endpoint.uri.startswith("wss:")
+    try:
+        connection = await connect(
+            endpoint.uri,
+            additional_headers=headers,
+            user_agent_header="Vonage-Simulator",
+            compression=None,
+            proxy=None,
+            open_timeout=open_timeout,
+            ping_interval=None,
+            close_timeout=CLOSE_TIMEOUT,
+            create_connection=AudioConnection,
+            ssl=ssl_context if secure else None,
+        )
+    except InvalidStatus as exc:
+        raise LegError(
+            f"upgrade refused: HTTP {exc.response.status_code} from {endpoint.uri}"
+        ) from exc
+    except InvalidURI as exc:
+        raise LegError(f"invalid socket URI {endpoint.uri}") from exc
+    except WebSocketException as exc:
+        raise LegError(f"WebSocket handshake with {endpoint.uri} failed: {exc}") from exc
+    except TimeoutError as exc:
+        raise LegError(f"timed out opening {endpoint.uri}") from exc
+    except OSError as exc:
+        raise LegError(describe_failure(exc, endpoint.uri)) from exc
+    connection = cast(AudioConnection, connection)  # create_connection above
+    try:
+        await connection.send(json.dumps(first_message(endpoint)))
+    except ConnectionClosed as exc:
+        raise LegError(f"{endpoint.uri} closed before the first message") from exc
+    return connection
+
+
+def first_message(endpoint: WebsocketEndpoint) -> dict[str, Any]:
+    """``websocket:connected`` with the content type and the headers at the top level."""
+    fixed = {"event": "websocket:connected", "content-type": endpoint.content_type}
+    extra = {k: v for k, v in endpoint.headers.items() if k not in fixed}
+    return fixed | extra
+
+
+async def serve_text(connection: AudioConnection, on_audio: Callable[[bytes], None]) -> int:
+    """Answer control messages until the socket closes; the number of text messages.
+
+    VONAGE-PROTOCOL.md §3 (third-party code): ``{"action":"clear"}`` is answered
+    with ``websocket:cleared``, ``{"action":"notify"}`` with ``websocket:notify``
+    (at once: the simulator plays what it receives as it arrives). Anything else
+    is ignored.
+    """
+    texts = 0
+    try:
+        async for message in connection:
+            if isinstance(message, bytes):
+                on_audio(message)  # a fragmented binary message, assembled
+                continue
+            texts += 1
+            reply = control_reply(message)
+            if reply is not None:
+                await connection.send(json.dumps(reply))
+    except ConnectionClosed:
+        pass
+    return texts
+
+
+def control_reply(message: str) -> dict[str, Any] | None:
+    """What Vonage answers to a control message, or None."""
+    try:
+        value = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if value.get("action") == "clear":
+        return {"event": "websocket:cleared"}
+    if value.get("action") == "notify":
+        return {"event": "websocket:notify", "payload": value.get("payload", {})}
+    return None

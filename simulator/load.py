@@ -1,0 +1,246 @@
+"""``load``: many calls at once, spread over worker processes.
+
+Each worker runs its share of the calls on one event loop with one pacer (see
+``pacer.py``), and reports progress twice a second and its call reports at the
+end through a pipe. The parent only draws the live progress and the summary,
+so its work never delays a frame.
+
+The simulator measures its own send lateness — how late each frame left
+against its 20 ms schedule — and says so loudly when the p99 reaches
+:data:`LATENESS_LIMIT_MS`: a slow simulator must never pass for a slow server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from simulator.call import Call, CallContext, CallOptions, SignalCache
+from simulator.errors import SimulatorError, UsageError
+from simulator.load_report import LoadSummary, Progress, render_progress, render_summary, summarize
+from simulator.net import client_ssl_context
+from simulator.pacer import Pacer
+from simulator.report import CallReport, build_report
+from simulator.webhook import WebhookClient
+
+PROGRESS_EVERY = 0.5
+START_TIMEOUT = 60.0
+LIKELY_RATE = 16000
+EXIT_SLIPPED = 3
+FULL_COLLECTIONS_OFF = 1 << 30
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One worker's share: the start offsets (s) of its calls."""
+
+    index: int
+    setup: Any  # cli.Setup (kept loose to avoid an import cycle)
+    offsets: list[float]
+
+
+@dataclass
+class WorkerResult:
+    """What a worker sends back at the end."""
+
+    index: int
+    reports: list[CallReport] = field(default_factory=list)
+    error: str | None = None
+
+
+def split_offsets(calls: int, ramp: float, workers: int) -> list[list[float]]:
+    """Start offsets spread evenly over ``ramp``, dealt round-robin to the workers."""
+    offsets = [ramp * j / calls for j in range(calls)]
+    return [offsets[w::workers] for w in range(workers)]
+
+
+def worker_main(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
+    """Entry point of a worker process."""
+    try:
+        asyncio.run(_worker(spec, pipe, go))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            pipe.send(("done", WorkerResult(spec.index, error=f"{type(exc).__name__}: {exc}")))
+    finally:
+        pipe.close()
+
+
+async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
+    setup = spec.setup
+    signals = SignalCache(setup.seconds, setup.wav)
+    signals.get(LIKELY_RATE)  # built before the clock starts
+    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeout)
+    pacer = Pacer()
+    context = CallContext(webhooks, pacer, signals, setup.signer())
+    options = CallOptions(setup.base_url, setup.seconds, post=setup.post)
+    calls = [Call(options, context) for _ in spec.offsets]
+    # Everything built so far lives for the whole run: keep the collector off it, and
+    # off the full collections that would stop every call for 20+ ms in mid-run
+    # (measured). Young generations still collect; the rest waits for the end.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*gc.get_threshold()[:2], FULL_COLLECTIONS_OFF)
+    pipe.send(("ready", spec.index))
+    await asyncio.to_thread(go.wait)
+    start = time.monotonic()
+    tasks = [
+        asyncio.create_task(_placed(call, start + offset))
+        for call, offset in zip(calls, spec.offsets, strict=True)
+    ]
+    reporter = asyncio.create_task(_report_progress(spec.index, calls, tasks, pacer, pipe))
+    try:
+        records = await asyncio.gather(*tasks)
+    finally:
+        reporter.cancel()
+        await pacer.close()
+        await webhooks.aclose()
+    reports = [build_report(record) for record in records]
+    for report in reports:
+        report.rtt_ms = report.rtt_ms.astype(np.float32)
+        report.lateness_ms = report.lateness_ms.astype(np.float32)
+    pipe.send(("done", WorkerResult(spec.index, reports)))
+
+
+async def _placed(call: Call, at: float) -> Any:
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    return await call.run()
+
+
+async def _report_progress(
+    index: int, calls: list[Call], tasks: list[asyncio.Task[Any]], pacer: Pacer, pipe: Connection
+) -> None:
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY)
+        late = list(pacer.recent_lateness)
+        pacer.recent_lateness.clear()
+        audios = [c.record.audio for c in calls if c.record.audio is not None]
+        progress = Progress(
+            active=pacer.active,
+            done=sum(t.done() for t in tasks),
+            failed=sum(c.record.error is not None for c in calls),
+            sent=sum(a.next for a in audios),
+            received=sum(a.received for a in audios),
+            reconnects=sum(max(0, len(c.record.legs) - 1) for c in calls),
+            late_p99_ms=float(np.percentile(late, 99)) * 1000 if late else 0.0,
+        )
+        pipe.send(("progress", index, progress))
+
+
+def load_command(args: argparse.Namespace, setup: Any) -> int:
+    """Run the load; print the summary; the exit status."""
+    if args.calls < 1:
+        raise UsageError("--calls must be at least 1")
+    if not 1 <= args.workers <= args.calls:
+        raise UsageError("--workers must be between 1 and --calls")
+    if args.ramp < 0:
+        raise UsageError("--ramp must not be negative")
+    shares = split_offsets(args.calls, args.ramp, args.workers)
+    started = time.monotonic()
+    results = run_workers([WorkerSpec(i, setup, s) for i, s in enumerate(shares)], args)
+    summary = summarize(results, args.calls, time.monotonic() - started, args.workers)
+    if args.plot is not None:
+        plot_round_trips(results, args.plot)
+    render_summary(summary, as_json=args.json)
+    if summary.calls_failed:
+        return 1
+    return EXIT_SLIPPED if summary.slipped else 0
+
+
+def run_workers(specs: list[WorkerSpec], args: argparse.Namespace) -> list[WorkerResult]:
+    """Start the workers, show progress, collect their results."""
+    context = multiprocessing.get_context("spawn")
+    go = context.Event()
+    pipes: dict[Connection, int] = {}
+    processes = []
+    for spec in specs:
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(target=worker_main, args=(spec, writer, go), daemon=True)
+        process.start()
+        writer.close()
+        pipes[reader] = spec.index
+        processes.append(process)
+    try:
+        return _collect(pipes, go, args)
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+
+def _collect(
+    pipes: dict[Connection, int], go: EventType, args: argparse.Namespace
+) -> list[WorkerResult]:
+    progress: dict[int, Progress] = {}
+    results: dict[int, WorkerResult] = {}
+    ready: set[int] = set()
+    deadline = time.monotonic() + START_TIMEOUT
+    started_at: float | None = None
+    with render_progress(args) as show:
+        open_pipes = list(pipes)
+        while open_pipes:
+            if started_at is None and time.monotonic() > deadline:
+                raise SimulatorError("workers did not start within 60 s")
+            for pipe in wait(open_pipes, timeout=0.25):
+                pipe = cast(Connection, pipe)
+                try:
+                    message = pipe.recv()
+                except EOFError:
+                    open_pipes.remove(pipe)
+                    index = pipes[pipe]
+                    results.setdefault(index, WorkerResult(index, error="worker exited"))
+                    continue
+                kind = message[0]
+                if kind == "ready":
+                    ready.add(message[1])
+                elif kind == "progress":
+                    progress[message[1]] = message[2]
+                elif kind == "done":
+                    results[message[1].index] = message[1]
+            if started_at is None and len(ready) == len(pipes):
+                go.set()
+                started_at = time.monotonic()
+            show(progress, started_at, len(results))
+    return [results[i] for i in sorted(results)]
+
+
+def plot_round_trips(results: list[WorkerResult], path: Path) -> None:
+    """Histogram and percentile curve of every frame's round trip."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (slow import)
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    rtt = np.concatenate([r.rtt_ms for w in results for r in w.reports] or [np.zeros(0)])
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    histogram, curve = figure.subplots(1, 2)
+    if rtt.size:
+        histogram.hist(rtt, bins=100, log=True)
+        marks = np.linspace(0, 100, 1001)
+        curve.plot(marks, np.percentile(rtt, marks))
+        for p in (50, 90, 99):
+            value = float(np.percentile(rtt, p))
+            curve.axhline(value, linestyle=":", linewidth=0.8)
+            curve.annotate(f"p{p} {value:.1f} ms", (p, value), fontsize=8)
+    histogram.set(title=f"Round trip per frame ({rtt.size} frames)", xlabel="ms", ylabel="frames")
+    curve.set(title="Round trip by percentile", xlabel="percentile", ylabel="ms")
+    try:
+        figure.savefig(path, dpi=100)
+    except OSError as exc:
+        raise UsageError(f"cannot write --plot {path}: {exc.strerror}") from exc
+
+
+__all__ = ["LoadSummary", "load_command"]

@@ -1,0 +1,58 @@
+"""Defaults found in the local stack's state folder (docs/CONTRACT.md).
+
+``python -m stack run`` keeps ``.stack/`` at the repository root
+(``STACK_STATE_DIR`` overrides): the secrets it used in ``secrets.env`` and
+Caddy's local CA under ``caddy/data``. The simulator reads both so that
+``python -m simulator call https://localhost:8443`` needs no options.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT_CERT = Path("caddy/data/caddy/pki/authorities/local/root.crt")
+SECRETS = Path("secrets.env")
+SECRET_VARIABLE = "VONAGE_SIGNATURE_SECRET"  # noqa: S105 (a name, not a secret)
+
+
+def find_stack_dir(start: Path | None = None) -> Path | None:
+    """``$STACK_STATE_DIR``, else the nearest ``.stack`` folder here or above."""
+    if configured := os.environ.get("STACK_STATE_DIR"):
+        return Path(configured)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".stack").is_dir():
+            return folder / ".stack"
+    return None
+
+
+def default_cafile() -> Path | None:
+    """The local stack's root certificate, when it exists."""
+    stack = find_stack_dir()
+    if stack is not None and (stack / ROOT_CERT).is_file():
+        return stack / ROOT_CERT
+    return None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (blank lines and ``#`` comments skipped; quotes stripped)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def default_secret() -> str | None:
+    """``$VONAGE_SIGNATURE_SECRET``, else the one in the local stack's ``secrets.env``."""
+    if secret := os.environ.get(SECRET_VARIABLE):
+        return secret
+    stack = find_stack_dir()
+    if stack is None or not (stack / SECRETS).is_file():
+        return None
+    try:
+        return read_env_file(stack / SECRETS).get(SECRET_VARIABLE) or None
+    except OSError:
+        return None
