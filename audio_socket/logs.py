@@ -50,9 +50,10 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "{asctime}{levelname}{name}{message}",
+            "{levelname}{name}{message}",
             style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601, UTC
+            rename_fields={"levelname": "level", "name": "logger"},
             # websockets adds the connection object itself to its records.
             reserved_attrs=[*RESERVED_ATTRS, "websocket", "taskName"],
         )

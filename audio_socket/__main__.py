@@ -1,0 +1,35 @@
+"""``python -m audio_socket``: check the configuration, serve, drain, exit.
+
+Exit status: 0 after a drain, 2 on a configuration error (one
+``configuration error: NAME: what is wrong`` line per problem on stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from audio_socket.errors import ConfigurationError
+from audio_socket.logs import configure_logging
+from audio_socket.service import run
+from audio_socket.settings import load_settings
+
+EXIT_CONFIGURATION = 2
+
+
+def main() -> int:
+    """Run the audio service; return the process exit status."""
+    try:
+        settings = load_settings()
+        factory = settings.handler_factory()
+    except ConfigurationError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return EXIT_CONFIGURATION
+    configure_logging(settings.log_level)
+    asyncio.run(run(settings, factory))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
