@@ -79,7 +79,7 @@ def _base_env(scratch: Path) -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(scratch)}
 
 
-def check_caddy_validate(scratch: Path, local: bool) -> CheckResult:
+def check_caddy_validate(scratch: Path, local: bool, caddyfile: Path = CADDYFILE) -> CheckResult:
     """``caddy validate`` with compose's defaults, or with the local stack's values."""
     paths = StatePaths(scratch / ("local" if local else "compose"))
     paths.create()
@@ -93,13 +93,13 @@ def check_caddy_validate(scratch: Path, local: bool) -> CheckResult:
             "XDG_CONFIG_HOME": str(paths.caddy_config),
         }
         name = "caddy validate (compose defaults)"
-    status, output = _run(caddy_argv(find_tool("caddy"), "validate"), env, scratch)
+    status, output = _run(caddy_argv(find_tool("caddy"), "validate", caddyfile), env, scratch)
     return CheckResult(name, status == 0, "" if status == 0 else output)
 
 
-def check_caddy_fmt(scratch: Path) -> CheckResult:
+def check_caddy_fmt(scratch: Path, caddyfile: Path = CADDYFILE) -> CheckResult:
     """``caddy fmt --diff``: only the lines that differ are shown."""
-    argv = [str(find_tool("caddy")), "fmt", "--diff", str(CADDYFILE)]
+    argv = [str(find_tool("caddy")), "fmt", "--diff", str(caddyfile)]
     status, output = _run(argv, _base_env(scratch), scratch)
     changed = [line for line in output.splitlines() if line.startswith(("-", "+"))]
     detail = "\n".join(changed) or output
@@ -108,12 +108,14 @@ def check_caddy_fmt(scratch: Path) -> CheckResult:
     )
 
 
-def check_compose(scratch: Path) -> CheckResult:
+def check_compose(
+    scratch: Path, variables: Mapping[str, str] = COMPOSE_PLACEHOLDERS
+) -> CheckResult:
     """``docker compose config -q`` with placeholder secrets and no ``.env``."""
     env_file = scratch / "compose.env"
     env_file.write_text("")
     argv = [str(compose_binary()), "--file", str(COMPOSE_FILE), "--env-file", str(env_file)]
-    env = _base_env(scratch) | COMPOSE_PLACEHOLDERS | {"DOCKER_CONFIG": str(scratch)}
+    env = _base_env(scratch) | dict(variables) | {"DOCKER_CONFIG": str(scratch)}
     status, output = _run([*argv, "config", "--quiet"], env, REPO_ROOT)
     return CheckResult("docker compose config (compose.yaml)", status == 0, output)
 

@@ -194,9 +194,9 @@ class Stack:
         Ports are checked before anything starts; on any failure, what was
         started is stopped again and ``StackError`` says why.
         """
+        self._placeholders = self._reserve_ports()
         self.paths.create()
         write_secrets_env(self.paths.secrets_env, self.secrets)
-        self._placeholders = self._reserve_ports()
         try:
             self._start_dns()
             self._start_services()
