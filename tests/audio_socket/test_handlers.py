@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import statistics
+import textwrap
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from audio_socket.handlers import (
     CallHandler,
     DelayedEchoHandler,
     EchoHandler,
+    base,
     resolve_handler_factory,
 )
 from audio_socket.protocol import CallStart, Dtmf, UnknownEvent
@@ -167,6 +170,23 @@ def test_custom_handler_by_module_and_factory() -> None:
     factory = resolve_handler_factory("tests.audio_socket.custom_handler:make_handler", 0)
     handler = factory()
     assert type(handler).__name__ == "ControlHandler"
+
+
+async def test_documented_example_handler_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example in handlers/base.py's docstring is a working third handler."""
+    doc = base.__doc__ or ""
+    start = doc.index("    # loudness.py")
+    end = doc.index("    # AUDIO_HANDLER=")
+    (tmp_path / "loudness.py").write_text(textwrap.dedent(doc[start:end]))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    handler = resolve_handler_factory("loudness:LoudnessHandler", 0)()
+    call = RecordingCall()
+    handler.on_start(call, START)
+    handler.on_audio(b"\x10\x00" * 320)
+    handler.on_end(END)
+    assert call.frames == [b"\x10\x00" * 320]
 
 
 def test_custom_handler_may_be_a_nested_attribute() -> None:

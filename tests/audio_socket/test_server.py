@@ -121,6 +121,36 @@ async def test_echo_is_byte_exact_at_each_rate(rate: int) -> None:
         assert await echo_round(ws, frames) == frames
 
 
+async def test_delayed_echo_arrives_after_the_delay() -> None:
+    """ECHO_DELAY_MS=200: each frame returns 200 ms later, give or take a frame."""
+    settings = make_settings(echo_delay_ms=200)
+    delay, frame_s = 0.2, 0.02
+    frames = [os.urandom(640) for _ in range(15)]
+    loop = asyncio.get_running_loop()
+
+    async def receive(ws: ClientConnection) -> list[tuple[float, bytes]]:
+        received = []
+        for _ in frames:
+            frame = await ws.recv(decode=False)
+            received.append((loop.time(), frame))
+        return received
+
+    server = AudioServer(settings, settings.handler_factory())
+    async with server, open_call(server.port) as ws:
+        receiving = asyncio.ensure_future(receive(ws))
+        sent_at = []
+        for frame in frames:
+            sent_at.append(loop.time())
+            await ws.send(frame)
+            await asyncio.sleep(frame_s)  # paced like a phone: 50 frames a second
+        received = await receiving
+    assert [frame for _, frame in received] == frames
+    lags = sorted(at - sent for (at, _), sent in zip(received, sent_at, strict=True))
+    # Never early by more than a frame; late only by scheduling (loose on a loaded box).
+    assert lags[0] >= delay - frame_s
+    assert lags[len(lags) // 2] <= delay + frame_s + 0.1
+
+
 async def test_echo_reframes_odd_sizes_into_whole_frames(server: AudioServer) -> None:
     """Odd-sized input comes back as whole frames of the stream, never short ones."""
     stream = os.urandom(640 * 5)
