@@ -102,7 +102,9 @@ def resolve(args: argparse.Namespace) -> Setup:
     if url.scheme not in ("http", "https") or not url.hostname:
         raise UsageError(f"BASE_URL must be an http(s) URL, not {args.base_url!r}")
     wav = read_wav(args.wav) if args.wav else None
-    seconds = args.seconds or (wav.seconds if wav else DEFAULT_SECONDS)
+    seconds = args.seconds
+    if seconds is None:
+        seconds = wav.seconds if wav else DEFAULT_SECONDS
     if not 1 / FRAMES_PER_SECOND <= seconds <= 7200:
         raise UsageError("--seconds must be between 0.02 and 7200")
     if args.webhook_timeout <= 0:

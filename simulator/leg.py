@@ -31,6 +31,7 @@ from websockets.protocol import Event, State
 from simulator.errors import LegError
 from simulator.ncco import WebsocketEndpoint
 from simulator.net import describe_failure
+from simulator.stream import BytesLike
 
 OPEN_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
@@ -41,7 +42,7 @@ MAX_WRITE_BUFFER = 128 * 1024
 class AudioConnection(ClientConnection):
     """A client connection whose binary messages go straight to ``audio_sink``."""
 
-    audio_sink: Callable[[bytes], None] | None = None
+    audio_sink: Callable[[BytesLike], None] | None = None
     stalled = False
 
     def process_event(self, event: Event) -> None:
@@ -53,7 +54,7 @@ class AudioConnection(ClientConnection):
             and event.opcode is Opcode.BINARY
             and event.fin
         ):
-            sink(event.data)  # type: ignore[arg-type]
+            sink(event.data)
             return
         super().process_event(event)
 
@@ -130,7 +131,7 @@ def first_message(endpoint: WebsocketEndpoint) -> dict[str, Any]:
     return fixed | extra
 
 
-async def serve_text(connection: AudioConnection, on_audio: Callable[[bytes], None]) -> int:
+async def serve_text(connection: AudioConnection, on_audio: Callable[[BytesLike], None]) -> int:
     """Answer control messages until the socket closes; the number of text messages.
 
     VONAGE-PROTOCOL.md §3 (third-party code): ``{"action":"clear"}`` is answered

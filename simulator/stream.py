@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from simulator.audio import FRAME_MS, Signal
+
+BytesLike = bytes | bytearray | memoryview
 
 FRAME_SECONDS = FRAME_MS / 1000
 # The pacer's tick: a tenth of a frame. Calls are spread over the ten ticks of each
@@ -127,11 +128,10 @@ class CallAudio:
         if sink.send_text_now(json.dumps(message)):
             self.dtmf_sent.append((i, digit))
 
-    def on_audio(self, data: bytes) -> None:
+    def on_audio(self, message: BytesLike) -> None:
         """One binary message from the socket: match it to the frame it echoes."""
         t = time.monotonic()
-        if type(data) is not bytes:
-            data = bytes(data)
+        data = message if type(message) is bytes else bytes(message)
         self.received += 1
         i = self.index.get(data)
         if i is None:
@@ -149,6 +149,3 @@ class CallAudio:
             self.last_matched = i
         if self.kept is not None:
             self.kept.append(data)
-
-
-AudioCallback = Callable[[bytes], None]

@@ -1,0 +1,218 @@
+"""One call against the fake stack: the good paths and every error path of issue 7."""
+
+from __future__ import annotations
+
+import socket
+import wave
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from simulator.audio import frame_bytes, read_stamp
+from tests.simulator.certs import make_server_cert
+from tests.simulator.conftest import APOLOGY, FakeStack, Run, StartStack, reconnecting_events
+from tests.simulator.fakes import SECRET, TOKEN, FakeSocket, Reply, Request, connect_ncco
+
+RunCall = Callable[[list[str]], Awaitable[Run]]
+
+
+async def test_good_call_echoes_byte_exact(start_stack: StartStack, run_call: RunCall) -> None:
+    """A full call over TLS: signed webhooks, first message, echo byte-exact, events."""
+    stack = await start_stack()
+    run = await run_call(stack.argv("--json", "--dtmf", "1#"))
+    assert run.status == 0, run.err
+    report = run.report()
+    assert report["passed"] is True
+    assert report["frames"]["planned"] == 50
+    assert report["frames"]["echoed"] == 50
+    assert report["frames"]["lost"] == 0
+    assert report["echo"] == {
+        "byte_exact": True,
+        "mode": "echo",
+        "lag_ms": report["echo"]["lag_ms"],
+        "lag_frames": 0,
+    }
+    assert set(report["round_trip_ms"]) == {"p50", "p90", "p99", "max"}
+    assert report["talks"] == ["Please wait while we connect you to the echo server"]
+    assert report["dtmf_sent"] == "1#"
+    assert stack.hooks.statuses() == ["started", "ringing", "answered", "completed"]
+    assert all(r.claims is not None for r in stack.hooks.requests), "every webhook signed"
+    answer = stack.hooks.received("/webhooks/answer")[0]
+    assert answer.method == "GET"
+    assert set(answer.query) == {"to", "from", "uuid", "conversation_uuid"}
+    assert stack.socket.authorizations == [TOKEN]
+    assert stack.socket.first_messages == [
+        {
+            "event": "websocket:connected",
+            "content-type": "audio/l16;rate=16000",
+            "call_uuid": "c-1",
+            "attempt": 1,
+        }
+    ]
+    digits = [t for t in stack.socket.texts if "websocket:dtmf" in t]
+    assert len(digits) == 2
+
+
+async def test_post_answer_and_wav_out(
+    start_stack: StartStack, run_call: RunCall, isolated: Path
+) -> None:
+    """--post sends the answer as signed JSON; --out writes what came back."""
+    stack = await start_stack(tls=False)
+    out = isolated / "echo.wav"
+    run = await run_call(stack.argv("--post", "--out", str(out)))
+    assert run.status == 0, run.err
+    assert "PASSED" in run.out
+    answer = stack.hooks.received("/webhooks/answer")[0]
+    assert answer.method == "POST"
+    assert answer.claims is not None
+    assert set(answer.fields()) == {"to", "from", "uuid", "conversation_uuid"}
+    with wave.open(str(out), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
+        data = wav.readframes(wav.getnframes())
+    size = frame_bytes(16000)
+    assert len(data) == 50 * size
+    assert [read_stamp(data[i : i + size]) for i in range(0, len(data), size)] == list(range(50))
+
+
+async def test_delayed_echo_lag_found(start_stack: StartStack, run_call: RunCall) -> None:
+    """A delayed echo (silence first) is byte-exact with the lag found by alignment."""
+    stack = await start_stack(tls=False, socket=FakeSocket(delay=0.2, silence_first=True))
+    run = await run_call(stack.argv("--json"))
+    assert run.status == 0, run.err
+    echo = run.report()["echo"]
+    assert echo["byte_exact"] is True
+    assert echo["mode"] == "delayed echo"
+    assert 180 <= echo["lag_ms"] <= 280
+    assert 9 <= echo["lag_frames"] <= 14
+    assert run.report()["frames"]["silent"] > 0
+
+
+async def test_reconnect_after_server_close(start_stack: StartStack, run_call: RunCall) -> None:
+    """Socket closed mid-call: disconnected posted with headers, new connect, gap measured."""
+    stack = await start_stack(socket=FakeSocket(close_after=20))
+    run = await run_call(stack.argv("--json", seconds=1.5))
+    assert run.status == 0, run.err
+    report = run.report()
+    assert report["passed"] is True
+    assert stack.hooks.statuses() == ["started", "ringing", "answered", "disconnected", "completed"]
+    disconnected = stack.hooks.received("/webhooks/events")[3]
+    fields = disconnected.fields()
+    assert disconnected.claims is not None
+    assert fields["to"] == stack.socket.uri
+    assert fields["headers"] == {"call_uuid": "c-1", "attempt": 1}
+    assert fields["uuid"] != report["uuid"]
+    assert fields["conversation_uuid"] == report["conversation_uuid"]
+    assert [m["attempt"] for m in stack.socket.first_messages] == [1, 2]
+    [reconnect] = report["reconnects"]
+    assert reconnect["audio_resumed"] is True
+    assert reconnect["gap_ms"] is not None
+    assert 0 <= reconnect["gap_ms"] < 1000
+    assert reconnect["frames_lost"] >= 1
+    assert "1001" in reconnect["cause"]
+    assert report["frames"]["lost_outside_gaps"] == 0
+    assert report["frames"]["lost_in_gaps"] == reconnect["frames_lost"]
+
+
+async def test_ncco_it_cannot_run(start_stack: StartStack, run_call: RunCall) -> None:
+    """An NCCO with an action the simulator cannot run: a clear message, exit 1."""
+
+    async def answer(_request: Request) -> Reply:
+        return 200, [{"action": "record", "eventUrl": ["https://example.com/r"]}]
+
+    stack = await start_stack(answer=answer)
+    run = await run_call(stack.argv())
+    assert run.status == 1
+    assert "simulator: NCCO action 0 (record): the simulator cannot run 'record'" in run.err
+    assert "Traceback" not in run.err
+
+
+async def test_refused_upgrade(start_stack: StartStack, run_call: RunCall) -> None:
+    """A 401 at the upgrade: failed posted per attempt, apology spoken, status shown, exit 1."""
+    stack = await start_stack(socket=FakeSocket(refuse=401))
+    run = await run_call(stack.argv("--json"))
+    assert run.status == 1
+    report = run.report()
+    assert report["passed"] is False
+    assert "upgrade refused: HTTP 401" in report["error"]
+    assert "upgrade refused: HTTP 401" in run.err.splitlines()[-1]
+    assert stack.hooks.statuses() == [
+        "started",
+        "ringing",
+        "answered",
+        "failed",
+        "failed",
+        "failed",
+        "completed",
+    ]
+    failed = [r.fields() for r in stack.hooks.received("/webhooks/events")[3:6]]
+    assert [f["headers"]["attempt"] for f in failed] == [1, 2, 3]
+    assert report["talks"][-1] == APOLOGY
+
+
+async def test_untrusted_certificate(start_stack: StartStack, run_call: RunCall) -> None:
+    """A self-signed certificate: a clear message naming it, exit 1."""
+    stack = await start_stack(self_signed=True)
+    run = await run_call(stack.argv(trust=False))
+    assert run.status == 1
+    [line] = [x for x in run.err.splitlines() if x.startswith("simulator:")]
+    assert "untrusted certificate at https://localhost:" in line
+    assert "self-signed certificate" in line
+
+
+async def test_socket_certificate_untrusted(
+    start_stack: StartStack, run_call: RunCall, isolated: Path
+) -> None:
+    """Webhooks reachable but a socket whose CA is unknown: each leg fails clearly."""
+    cert = make_server_cert(isolated / "socket-tls")
+    tls_socket = FakeSocket(ssl_context=cert.server_context(), host="localhost")
+    await tls_socket.start()
+    try:
+        stack = await start_stack(tls=False)
+        on_tls = FakeStack(stack.hooks, tls_socket, None)
+
+        async def answer(_request: Request) -> Reply:
+            return 200, connect_ncco(tls_socket.uri, stack.events_url)
+
+        stack.hooks.answer = answer
+        stack.hooks.events = reconnecting_events(lambda: on_tls)
+        run = await run_call(stack.argv())
+    finally:
+        await tls_socket.close()
+    assert run.status == 1
+    assert "untrusted certificate at wss://localhost:" in run.err.splitlines()[-1]
+    assert stack.hooks.statuses()[3:6] == ["failed", "failed", "failed"]
+    assert tls_socket.first_messages == []
+
+
+async def test_webhook_timeout(start_stack: StartStack, run_call: RunCall) -> None:
+    """An answer webhook that never answers: retried once, then a clear message, exit 1."""
+
+    async def hang(request: Request) -> Reply:
+        return await stack.hooks.hang(request)
+
+    stack = await start_stack(tls=False, answer=hang)
+    run = await run_call(stack.argv("--webhook-timeout", "0.3"))
+    assert run.status == 1
+    assert "simulator: webhook timed out after 0.3 s: GET http" in run.err
+    assert len(stack.hooks.received("/webhooks/answer")) == 2
+
+
+async def test_connection_refused(run_call: RunCall, isolated: Path) -> None:
+    """Nothing listening at BASE_URL: a clear message, exit 1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = await run_call(["call", f"http://127.0.0.1:{port}", "--secret", SECRET, "--seconds", "1"])
+    assert run.status == 1
+    assert f"simulator: connection refused: http://127.0.0.1:{port}/webhooks/answer" in run.err
+
+
+async def test_events_webhook_rejects(start_stack: StartStack, run_call: RunCall) -> None:
+    """An events webhook answering 401 fails the call, naming the status."""
+
+    async def reject(_request: Request) -> Reply:
+        return 401, {"error": "bad signature"}
+
+    stack = await start_stack(tls=False, events=reject)
+    run = await run_call(stack.argv())
+    assert run.status == 1
+    assert "answered HTTP 401 to 'started'" in run.err

@@ -1,0 +1,89 @@
+"""``load``: calls spread over worker processes, a summary, a plot, its own lateness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.cli import build_parser, load_main
+from simulator.load import WorkerResult, split_offsets
+from simulator.load_report import LATENESS_LIMIT_MS, summarize
+from simulator.report import CallReport, build_report
+from tests.simulator.conftest import StartStack
+from tests.simulator.fakes import SECRET
+from tests.simulator.test_report import leg, make_record, send
+
+
+def test_split_offsets() -> None:
+    """Starts spread evenly over the ramp, dealt round-robin to the workers."""
+    assert split_offsets(5, 1.0, 2) == [[0.0, 0.4, 0.8], [0.2, 0.6]]
+    assert split_offsets(3, 0.0, 1) == [[0.0, 0.0, 0.0]]
+
+
+def passing_report(*, late: float = 0.0) -> CallReport:
+    """A passed call whose frames left ``late`` seconds behind schedule."""
+    record, audio = make_record()
+    record.legs = [leg(1, 0, 10)]
+    send(audio, range(10), late=late)
+    return build_report(record)
+
+
+def test_summary_flags_a_slipped_simulator() -> None:
+    """p99 send lateness at or over 5 ms marks the run as slipped."""
+    on_time = summarize([WorkerResult(0, [passing_report(late=0.001)])], 1, 1.0, 1)
+    assert not on_time.slipped
+    assert on_time.calls_passed == 1
+    slow = summarize([WorkerResult(0, [passing_report(late=LATENESS_LIMIT_MS / 1000)])], 1, 1.0, 1)
+    assert slow.slipped
+    assert slow.worker_lateness_p99_ms == [pytest.approx(5.0, abs=0.01)]
+
+
+def test_summary_counts_missing_calls_as_failed() -> None:
+    """A worker that died counts its calls as failed and names the error."""
+    summary = summarize([WorkerResult(0, error="boom")], 3, 1.0, 1)
+    assert summary.calls_failed == 3
+    assert summary.errors == {"worker 0: boom": 1}
+
+
+async def test_short_load_run(
+    start_stack: StartStack, capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    """Four calls over two worker processes: all pass, nothing lost, a plot drawn."""
+    stack = await start_stack()
+    assert stack.cert is not None
+    plot = isolated / "rtt.png"
+    argv = [
+        "load",
+        stack.hooks.base_url,
+        "--calls",
+        "4",
+        "--seconds",
+        "1",
+        "--ramp",
+        "0.2",
+        "--workers",
+        "2",
+        "--json",
+        "--plot",
+        str(plot),
+        "--secret",
+        SECRET,
+        "--cafile",
+        str(stack.cert.root),
+    ]
+    status = await asyncio.to_thread(load_main, build_parser().parse_args(argv))
+    summary = json.loads(capsys.readouterr().out)
+    assert status in (0, 3), summary
+    assert status == 0 or summary["slipped"]
+    assert summary["calls_passed"] == 4
+    assert summary["frames_sent"] == 200
+    assert summary["frames_lost"] == 0
+    assert set(summary["round_trip_ms"]) == {"p50", "p90", "p99", "max"}
+    assert len(summary["worker_lateness_p99_ms"]) == 2
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(stack.hooks.received("/webhooks/answer")) == 4
+    assert np.isfinite(summary["send_lateness_ms"]["p99"])
