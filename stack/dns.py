@@ -29,11 +29,18 @@ AddressSource = Callable[[], Sequence[str]]
 
 
 class ReplicaResolver:
-    """Answers ``name`` with an A record per address ``addresses()`` returns."""
+    """Answers ``name`` with an A record per address ``addresses()`` returns.
+
+    It counts its A answers, so a caller can wait until a client (Caddy) has
+    looked the name up again since the replicas changed.
+    """
 
     def __init__(self, name: str, addresses: AddressSource) -> None:
         self.name = name.rstrip(".").lower()
         self._addresses = addresses
+        self._answered = threading.Condition()
+        self.answers = 0
+        self.last_answer: tuple[str, ...] = ()
 
     def resolve(self, request: DNSRecord, handler: DNSHandler | None = None) -> DNSRecord:
         """The reply to one query (dnslib's resolver interface)."""
@@ -43,11 +50,21 @@ class ReplicaResolver:
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
         if question.qtype in (QTYPE.A, QTYPE.ANY):
-            for address in self._addresses():
-                reply.add_answer(
-                    RR(question.qname, QTYPE.A, rdata=A(address), ttl=TTL),
-                )
+            addresses = tuple(self._addresses())
+            for address in addresses:
+                reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(address), ttl=TTL))
+            with self._answered:
+                self.answers += 1
+                self.last_answer = addresses
+                self._answered.notify_all()
         return reply
+
+    def wait_answer(self, after: int, timeout: float) -> tuple[str, ...] | None:
+        """The addresses of an A answer given after the ``after``-th one, or None."""
+        with self._answered:
+            if self._answered.wait_for(lambda: self.answers > after, timeout):
+                return self.last_answer
+        return None
 
 
 class DnsResponder:

@@ -17,6 +17,7 @@ import signal
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ import httpx
 
 from stack.caddy import LOOPBACK, CaddyAdmin, CaddyPlaceholders, caddy_argv, caddy_environment
 from stack.dns import DnsResponder
-from stack.errors import PortClaim, StackError
+from stack.errors import PortClaim, StackError, StartupFailed
 from stack.paths import REPO_ROOT, StatePaths, find_tool
 from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
@@ -42,6 +43,8 @@ MAX_REPLICAS: Final = 200
 #: docs/CONTRACT.md's DRAIN_TIMEOUT default, and what a stop allows on top of it.
 DEFAULT_DRAIN_TIMEOUT: Final = 30.0
 STOP_MARGIN: Final = 5.0
+#: Seconds between two looks at whether Caddy would route to a replica.
+ROUTABLE_POLL: Final = 0.2
 #: Variables the launcher sets for every run; the caller's values are replaced.
 _LISTEN_VARIABLES: Final = ("WEBHOOKS_HOST", "WEBHOOKS_PORT", "AUDIO_HOST", "AUDIO_PORT")
 
@@ -349,20 +352,60 @@ class Stack:
             replica.in_dns = True
 
     def add_replica(self) -> Replica:
-        """Start one more replica on the next address; listed in DNS once healthy."""
+        """Start one more replica on the next address; return once Caddy routes to it."""
         address = self._replica_address(len(self.replicas) + 1)
         claim = PortClaim(address, self.placeholders.audio_port, "audio replicas")
         check_free([claim])
         replica = self._launch_replica()
         self._wait_replica(replica)
+        self.wait_routable(replica)
         return replica
 
     def start_replica(self, replica: Replica) -> None:
-        """Start a stopped replica again, on its address; listed once healthy."""
+        """Start a stopped replica again, on its address; return once Caddy routes to it."""
         with self._lock:
             replica.pinned_in_dns = False
         replica.process.start()
         self._wait_replica(replica)
+        self.wait_routable(replica)
+
+    def wait_routable(self, replica: Replica, timeout: float | None = None) -> None:
+        """Until Caddy would pick ``replica`` for a new call.
+
+        That is: Caddy's DNS lookup has returned its address since it was listed,
+        and Caddy holds no recent failure against it (``fail_duration``). Caddy
+        looks the name up only while serving a request, at most once per ``refresh``,
+        so requests to ``/socket`` without a credential (refused with 401 by a
+        replica, which is no failure) prompt the lookups.
+        """
+        if self._dns is None:
+            raise StackError("the stack is not started")
+        resolver = self._dns.resolver
+        dial = f"{replica.address}:{replica.port}"
+        mark = resolver.answers
+        discovered = False
+        deadline = time.monotonic() + (timeout or self.config.startup_timeout)
+        while True:
+            if not discovered:
+                self._probe_socket_route()
+                answer = resolver.wait_answer(mark, ROUTABLE_POLL)
+                if answer is not None:
+                    mark = resolver.answers
+                    discovered = replica.address in answer
+            elif all(u["fails"] == 0 for u in self.admin.upstreams() if u["address"] == dial):
+                return
+            else:
+                time.sleep(ROUTABLE_POLL)
+            if time.monotonic() > deadline:
+                what = "known to" if discovered else "discovered by"
+                raise StartupFailed(f"{replica.name} not {what} Caddy in time")
+
+    def _probe_socket_route(self) -> None:
+        try:
+            with httpx.Client(verify=self.ssl_context(), trust_env=False, timeout=2.0) as client:
+                client.get(f"{self.base_url}/socket")
+        except httpx.HTTPError:
+            pass
 
     def stop_replica(
         self, replica: Replica, *, wait: bool = True, keep_in_dns: bool = False

@@ -1,0 +1,103 @@
+"""The launcher itself: ``python -m stack run`` as ``make run`` starts it, and a Stack's
+state folder, secrets and clean stop."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stack.ports import pick_free_port
+from tests.e2e.conftest import e2e_environ, start_stack
+from tests.e2e.helpers import TIMEOUT, fetch_ncco, stack_client
+
+pytestmark = pytest.mark.e2e
+
+READY_LINE = "The local stack is running at "
+
+
+def _read_lines(stream: queue.Queue[str | None], pipe: object) -> None:
+    for line in pipe:  # type: ignore[attr-defined]
+        stream.put(line)
+    stream.put(None)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_run_command_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
+    """`python -m stack run` says what runs, serves TLS, and stops it all on Ctrl-C."""
+    port = pick_free_port(["127.0.0.1"])
+    argv = [sys.executable, "-m", "stack", "run", "--audio-replicas", "2"]
+    argv += ["--https-port", str(port), "--state-dir", str(tmp_path)]
+    lines: queue.Queue[str | None] = queue.Queue()
+    with subprocess.Popen(
+        argv, env=e2e_environ(), cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    ) as launcher:
+        threading.Thread(target=_read_lines, args=(lines, launcher.stdout), daemon=True).start()
+        output: list[str] = []
+        try:
+            while not any(READY_LINE in line for line in output):
+                line = lines.get(timeout=60)
+                assert line is not None, "".join(output)
+                output.append(line)
+            while not any("Ctrl-C stops everything" in line for line in output):
+                output.append(lines.get(timeout=TIMEOUT) or "")
+            text = "".join(output)
+            assert f"{READY_LINE}https://localhost:{port}" in text
+            assert f"python -m simulator call https://localhost:{port}" in text
+            pids = [int(pid) for pid in re.findall(r"pid (\d+)", text)]
+            assert len(pids) == 4  # caddy, webhooks, audio-1, audio-2
+            cafile = tmp_path / "caddy/data/caddy/pki/authorities/local/root.crt"
+            verify = ssl.create_default_context(cafile=str(cafile))
+            response = httpx.get(f"https://localhost:{port}/", verify=verify, trust_env=False)
+            assert response.status_code == httpx.codes.NOT_FOUND
+        finally:
+            launcher.send_signal(signal.SIGINT)
+            status = launcher.wait(TIMEOUT * 3)
+    rest = []
+    while (line := lines.get(timeout=TIMEOUT)) is not None:
+        rest.append(line)
+    assert status == 0
+    assert rest[-1] == "stopped\n"
+    assert not [pid for pid in pids if _pid_alive(pid)]
+
+
+async def test_stack_state_folder_secrets_and_stop(tmp_path: Path) -> None:
+    """Given secrets are used and written 0600; after stop nothing is left running."""
+    signature_secret = "signature-secret-given-by-the-environment-" + uuid.uuid4().hex
+    stack = start_stack(tmp_path, audio_replicas=1, VONAGE_SIGNATURE_SECRET=signature_secret)
+    try:
+        assert stack.secrets.vonage_signature_secret == signature_secret
+        assert stack.secrets.generated == {"SOCKET_TOKEN_SECRET"}
+        secrets_env = tmp_path / "secrets.env"
+        assert stat.S_IMODE(secrets_env.stat().st_mode) == 0o600
+        assert f"VONAGE_SIGNATURE_SECRET={signature_secret}\n" in secrets_env.read_text()
+        assert stack.cafile == tmp_path / "caddy/data/caddy/pki/authorities/local/root.crt"
+        assert {p.name for p in (tmp_path / "logs").iterdir()} == {
+            "caddy.log", "webhooks.log", "audio-1.log",
+        }  # fmt: skip
+        async with stack_client(stack) as client:  # signed with the given secret
+            await fetch_ncco(client, stack, str(uuid.uuid4()))
+        processes = [stack.caddy, stack.webhooks, *(r.process for r in stack.replicas)]
+    finally:
+        stack.stop()
+    assert all(p is not None and not p.alive for p in processes)
+    assert stack.replicas[0].process.returncode == 0  # drained, not killed
+    stack.stop()  # a second stop is harmless

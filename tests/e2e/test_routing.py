@@ -1,0 +1,103 @@
+"""Through Caddy: what is routed, what is not, and which host the NCCO names."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from stack import Stack
+from tests.e2e.helpers import fetch_ncco, raw_get, socket_endpoint, stack_client
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Host": "localhost:1"},
+        {"Host": "LOCALHOST"},
+        {"X-Forwarded-Host": "evil.example.com", "X-Forwarded-Proto": "http"},
+        {"Forwarded": "host=evil.example.com;proto=http"},
+    ],
+    ids=["plain", "other-port", "upper-case", "x-forwarded", "forwarded"],
+)
+async def test_answer_ncco_names_the_configured_host(
+    stack3: Stack, headers: dict[str, str]
+) -> None:
+    """A signed answer's NCCO points at wss://localhost:PORT/socket whatever Host says."""
+    async with stack_client(stack3) as client:
+        ncco = await fetch_ncco(client, stack3, str(uuid.uuid4()), headers)
+    endpoint = socket_endpoint(ncco)
+    assert endpoint.uri == f"wss://{stack3.public_host}/socket"
+    (connect,) = [action for action in ncco if action["action"] == "connect"]
+    assert connect["eventUrl"] == [f"https://{stack3.public_host}/webhooks/events"]
+
+
+async def test_host_of_another_site_is_refused(stack3: Stack) -> None:
+    """A Host that is not the TLS name gets 421 from Caddy, never reaches webhooks."""
+    async with stack_client(stack3) as client:
+        response = await client.get(
+            "/webhooks/answer", params={"uuid": str(uuid.uuid4())},
+            headers={"Host": "evil.example.com"},
+        )  # fmt: skip
+    assert response.status_code == httpx.codes.MISDIRECTED_REQUEST
+
+
+async def test_unsigned_answer_is_refused(stack3: Stack) -> None:
+    """Without Vonage's signature the answer webhook gives no credential (401)."""
+    async with stack_client(stack3) as client:
+        response = await client.get("/webhooks/answer", params={"uuid": str(uuid.uuid4())})
+    assert response.status_code == httpx.codes.UNAUTHORIZED
+    assert "Bearer" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/index.html", "/webhooks", "/webhooks/nope", "/socket/extra", "/config/"]
+)
+async def test_unknown_paths_are_404(stack3: Stack, path: str) -> None:
+    """Only /webhooks/* and /socket are routed; the rest is 404."""
+    async with stack_client(stack3) as client:
+        response = await client.get(path)
+    assert response.status_code == httpx.codes.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/healthz",
+        "/metrics",
+        "/webhooks/../metrics",
+        "/webhooks/../healthz",
+        "/webhooks/%2e%2e/metrics",
+        "/socket/../metrics",
+        "//metrics",
+    ],
+)
+def test_service_health_and_metrics_are_not_reachable(stack3: Stack, target: str) -> None:
+    """The services' /healthz and /metrics answer on their own ports only."""
+    status, body = raw_get(stack3, target)
+    assert status == httpx.codes.NOT_FOUND
+    assert b"audio_calls_active" not in body
+    assert b"# TYPE" not in body
+    assert b'"status"' not in body
+
+
+def test_services_do_serve_health_and_metrics_on_their_own_ports(stack3: Stack) -> None:
+    """The positive control for the test above: each service answers on loopback."""
+    for url in [stack3.webhooks_url, *(replica.url for replica in stack3.replicas)]:
+        assert httpx.get(f"{url}/healthz", trust_env=False).status_code == httpx.codes.OK
+        metrics = httpx.get(f"{url}/metrics", trust_env=False)
+        assert metrics.status_code == httpx.codes.OK
+        assert "# TYPE" in metrics.text
+
+
+def test_caddy_listens_on_loopback_only(stack3: Stack) -> None:
+    """HTTPS and the admin API are bound to 127.0.0.1, not to every interface."""
+    port = stack3.placeholders.https_port
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"https://127.0.0.2:{port}/", verify=False, trust_env=False)  # noqa: S501
+    assert stack3.admin.url.startswith("http://127.0.0.1:")
+    assert stack3.admin.is_up()
