@@ -129,7 +129,11 @@ class AudioServer:
         """Start draining: stop listening at once, fail health; live calls go on."""
         self.draining = True
         self.metrics.draining = True
-        self._running.close(close_connections=False)
+        server = self._running
+        # websockets' close() only schedules closing the listener in a task;
+        # asyncio's closes it now, so no dial can land from here on.
+        server.server.close()
+        server.close(close_connections=False)
 
     async def close_calls(
         self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server draining"
