@@ -53,7 +53,7 @@ METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 #: What it means when this server sent the first close frame.
 _OUTCOME_OF_SENT_CODE: Final[dict[int, Outcome]] = {
     CloseCode.NORMAL_CLOSURE: Outcome.COMPLETED,
-    CloseCode.GOING_AWAY: Outcome.DRAINED,
+    CloseCode.GOING_AWAY: Outcome.COMPLETED,  # from a handler; drained when draining
     CloseCode.PROTOCOL_ERROR: Outcome.REJECTED_PROTOCOL,
     CloseCode.UNSUPPORTED_DATA: Outcome.REJECTED_PROTOCOL,
     CloseCode.INVALID_DATA: Outcome.REJECTED_PROTOCOL,
@@ -80,6 +80,8 @@ class AudioServer:
         self._calls: set[SocketCall] = set()
         self.metrics = Metrics(lambda: self._calls)
         self.draining = False
+        #: True once the calls left at the end of a drain are being closed.
+        self._going_away = False
         self._server: Server | None = None
 
     # Lifecycle
@@ -139,6 +141,7 @@ class AudioServer:
         self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server draining"
     ) -> None:
         """Close every admitted connection, by default with 1001 so Vonage reconnects."""
+        self._going_away = self._going_away or code == CloseCode.GOING_AWAY
         connections = list(self._connections)
         if connections:
             await asyncio.gather(*(self._close(conn, code, reason) for conn in connections))
@@ -322,6 +325,8 @@ class AudioServer:
         protocol = conn.protocol
         sent, received = protocol.close_sent, protocol.close_rcvd
         if sent is not None and not protocol.close_rcvd_then_sent:
+            if sent.code == CloseCode.GOING_AWAY and self._going_away:
+                return sent.code, sent.reason, Outcome.DRAINED
             return sent.code, sent.reason, _OUTCOME_OF_SENT_CODE.get(sent.code, Outcome.FAILED)
         if received is not None:
             outcome = Outcome.COMPLETED if received.code in _PEER_NORMAL_CODES else Outcome.FAILED

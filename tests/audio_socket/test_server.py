@@ -465,6 +465,29 @@ async def test_call_is_counted_and_logged(
 # Drain
 
 
+async def test_health_fails_while_draining() -> None:
+    """A health probe already connected when the drain starts gets 503 draining."""
+    async with running() as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        server.stop_accepting()
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        response = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert response.startswith(b"HTTP/1.1 503")
+    assert response.endswith(b'{"status":"draining"}')
+
+
+async def test_silent_tcp_connection_is_dropped_at_the_handshake_timeout() -> None:
+    """A TCP connection that never sends its HTTP request is dropped."""
+    async with running(handshake_timeout=0.3) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()
+
+
 async def test_drain_refuses_new_calls_and_keeps_live_ones() -> None:
     """Draining stops listening at once; a live call still echoes; then 1001."""
     async with running() as server, open_call(server.port) as ws:
