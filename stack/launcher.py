@@ -199,6 +199,8 @@ class Stack:
         """
         self._placeholders = self._reserve_ports()
         self.paths.create()
+        for old_log in self.paths.logs.glob("*.log"):  # one run's logs, not a pile
+            old_log.unlink()
         write_secrets_env(self.paths.secrets_env, self.secrets)
         try:
             self._start_dns()
@@ -447,19 +449,19 @@ class Stack:
     def stop(self) -> None:
         """Stop everything started, in order; safe to call more than once.
 
-        Audio replicas get SIGTERM and drain (up to DRAIN_TIMEOUT), together with
-        webhooks; Caddy, which carries the draining calls, stops after them.
+        Audio replicas get SIGTERM and drain (up to DRAIN_TIMEOUT) while webhooks and
+        Caddy still run: a drained call's events, and its reconnect, go through them.
+        Then webhooks, then Caddy, then the DNS responder.
         """
         with self._lock:
             for replica in self.replicas:
                 replica.in_dns = replica.pinned_in_dns = False
-        services = [r.process for r in self.replicas]
+        for replica in self.replicas:
+            replica.process.send_signal(signal.SIGTERM)
+        for replica in self.replicas:
+            replica.process.stop(None, self.config.drain_timeout + STOP_MARGIN, self._hurry)
         if self.webhooks is not None:
-            services.append(self.webhooks)
-        for process in services:
-            process.send_signal(signal.SIGTERM)
-        for process in services:
-            process.stop(None, self.config.drain_timeout + STOP_MARGIN, cancel=self._hurry)
+            self.webhooks.stop(timeout=10.0, cancel=self._hurry)
         if self.caddy is not None:
             self.caddy.stop(timeout=15.0, cancel=self._hurry)
         if self._dns is not None:

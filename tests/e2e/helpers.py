@@ -161,3 +161,15 @@ def raw_get(stack: Stack, target: str, host: str | None = None) -> tuple[int, by
     head, _, body = response.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     return status, body
+
+
+async def post_event(client: httpx.AsyncClient, stack: Stack, event: dict[str, Any]) -> int:
+    """A signed POST /webhooks/events through Caddy; its status."""
+    body = json.dumps(event).encode()
+    signature = vonage_signature(stack.secrets.vonage_signature_secret, body)
+    response = await client.post(
+        "/webhooks/events",
+        content=body,
+        headers={"Authorization": signature, "Content-Type": "application/json"},
+    )
+    return response.status_code

@@ -3,6 +3,7 @@ state folder, secrets and clean stop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -19,8 +20,17 @@ import httpx
 import pytest
 
 from stack.ports import pick_free_port
+from stack.processes import wait_until
 from tests.e2e.conftest import e2e_environ, start_stack
-from tests.e2e.helpers import TIMEOUT, fetch_ncco, stack_client
+from tests.e2e.helpers import (
+    FRAME_BYTES,
+    TIMEOUT,
+    fetch_ncco,
+    open_call,
+    post_event,
+    socket_endpoint,
+    stack_client,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -101,3 +111,38 @@ async def test_stack_state_folder_secrets_and_stop(tmp_path: Path) -> None:
     assert all(p is not None and not p.alive for p in processes)
     assert stack.replicas[0].process.returncode == 0  # drained, not killed
     stack.stop()  # a second stop is harmless
+
+
+async def test_stop_lets_a_live_call_finish_through_caddy_and_webhooks(tmp_path: Path) -> None:
+    """While the replica drains, the call is still echoed and its events are answered."""
+    stack = start_stack(tmp_path, audio_replicas=1, DRAIN_TIMEOUT="20")
+    stopping: asyncio.Future[None] | None = None
+    try:
+        call_uuid = str(uuid.uuid4())
+        async with stack_client(stack) as client:
+            endpoint = socket_endpoint(await fetch_ncco(client, stack, call_uuid))
+            async with open_call(stack, endpoint) as call:
+                await call.send(b"\0" * FRAME_BYTES)
+                await call.recv()
+                stopping = asyncio.get_running_loop().run_in_executor(None, stack.stop)
+                (replica,) = stack.replicas
+                # stop() has begun when the replica leaves DNS; then it drains.
+                await asyncio.to_thread(
+                    wait_until, lambda: not stack.listed_addresses(), "stop", TIMEOUT
+                )
+                frame = os.urandom(FRAME_BYTES)
+                await call.send(frame)
+                async with asyncio.timeout(TIMEOUT):
+                    assert await call.recv() == frame
+            event = {
+                "uuid": call_uuid, "conversation_uuid": f"CON-{uuid.uuid4()}",
+                "from": "447700900001", "to": "447700900000", "status": "completed",
+                "timestamp": "2026-11-24T08:00:00.000Z", "direction": "inbound",
+            }  # fmt: skip
+            assert await post_event(client, stack, event) in {200, 204}
+        async with asyncio.timeout(TIMEOUT * 2):
+            await stopping
+        assert replica.process.returncode == 0
+    finally:
+        if stopping is None:
+            stack.stop()
