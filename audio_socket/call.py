@@ -18,17 +18,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import OPEN
 
-from audio_socket.errors import CloseCode
+from audio_socket.errors import CallError, CloseCode, Outcome, PeerNotReading
 from audio_socket.framing import AudioBytes, Reframer
 from audio_socket.protocol import CLEAR_MESSAGE, CallStart, build_notify
 
 #: The hard cap on a call's outbound buffer, in high-water marks.
 HARD_CAP_FACTOR: Final = 4
+
+
+#: What it means when this server sent the first close frame. 1001 from a
+#: handler is a completed call; from the drain, a drained one.
+_OUTCOME_OF_SENT_CODE: Final[dict[int, Outcome]] = {
+    CloseCode.NORMAL_CLOSURE: Outcome.COMPLETED,
+    CloseCode.GOING_AWAY: Outcome.COMPLETED,
+    CloseCode.PROTOCOL_ERROR: Outcome.REJECTED_PROTOCOL,
+    CloseCode.UNSUPPORTED_DATA: Outcome.REJECTED_PROTOCOL,
+    CloseCode.INVALID_DATA: Outcome.REJECTED_PROTOCOL,
+    CloseCode.POLICY_VIOLATION: Outcome.REJECTED_PROTOCOL,
+    CloseCode.MESSAGE_TOO_BIG: Outcome.REJECTED_LIMIT,
+}
+#: Close codes a peer ends a call with in the ordinary way (1005: no code).
+_PEER_NORMAL_CODES: Final = frozenset({1000, 1001, 1005})
+
+
+class Ending(NamedTuple):
+    """How a connection ended: close code, reason, and the metric outcome."""
+
+    code: int
+    reason: str
+    outcome: Outcome
+
+    @classmethod
+    def of_error(cls, error: CallError) -> Ending:
+        """The ending an error imposes."""
+        return cls(int(error.close_code), error.reason, error.outcome)
 
 
 class CallConnection(ServerConnection):
@@ -51,6 +79,28 @@ class CallConnection(ServerConnection):
         #: Called once when the TCP connection is gone (frees a call slot).
         self.on_lost: Callable[[CallConnection], None] | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
+
+    def ending(self, *, going_away: bool) -> Ending:
+        """How this closed connection ended, from the close frames exchanged.
+
+        ``going_away``: the server was closing calls with 1001 to finish a drain.
+        """
+        if self.stalled:
+            return Ending.of_error(PeerNotReading())
+        protocol = self.protocol
+        sent, received = protocol.close_sent, protocol.close_rcvd
+        if sent is not None and not protocol.close_rcvd_then_sent:
+            if sent.code == CloseCode.GOING_AWAY and going_away:
+                return Ending(sent.code, sent.reason, Outcome.DRAINED)
+            return Ending(
+                sent.code, sent.reason, _OUTCOME_OF_SENT_CODE.get(sent.code, Outcome.FAILED)
+            )
+        if received is not None:
+            normal = received.code in _PEER_NORMAL_CODES
+            return Ending(
+                received.code, received.reason, Outcome.COMPLETED if normal else Outcome.FAILED
+            )
+        return Ending(int(CloseCode.ABNORMAL_CLOSURE), "connection lost", Outcome.FAILED)
 
     def abort_stalled(self) -> None:
         """Abort: the peer is not reading what this call sends."""

@@ -26,7 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from audio_socket.call import HARD_CAP_FACTOR, CallConnection, SocketCall
+from audio_socket.call import HARD_CAP_FACTOR, CallConnection, Ending, SocketCall
 from audio_socket.credentials import parse_authorization, verify_credential
 from audio_socket.errors import (
     CallError,
@@ -35,8 +35,6 @@ from audio_socket.errors import (
     CredentialMismatch,
     HandlerFailed,
     HandshakeRejected,
-    Outcome,
-    PeerNotReading,
     PolicyViolation,
 )
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
@@ -49,19 +47,6 @@ SOCKET_PATH: Final = "/socket"
 HEALTH_PATH: Final = "/healthz"
 METRICS_PATH: Final = "/metrics"
 METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
-
-#: What it means when this server sent the first close frame.
-_OUTCOME_OF_SENT_CODE: Final[dict[int, Outcome]] = {
-    CloseCode.NORMAL_CLOSURE: Outcome.COMPLETED,
-    CloseCode.GOING_AWAY: Outcome.COMPLETED,  # from a handler; drained when draining
-    CloseCode.PROTOCOL_ERROR: Outcome.REJECTED_PROTOCOL,
-    CloseCode.UNSUPPORTED_DATA: Outcome.REJECTED_PROTOCOL,
-    CloseCode.INVALID_DATA: Outcome.REJECTED_PROTOCOL,
-    CloseCode.POLICY_VIOLATION: Outcome.REJECTED_PROTOCOL,
-    CloseCode.MESSAGE_TOO_BIG: Outcome.REJECTED_LIMIT,
-}
-#: Close codes a peer ends a call with in the ordinary way (1005: no code).
-_PEER_NORMAL_CODES: Final = frozenset({1000, 1001, 1005})
 
 log = logging.getLogger("audio_socket")
 
@@ -212,10 +197,11 @@ class AudioServer:
             start = await self._receive_start(conn)
         except CallError as exc:
             await self._close(conn, exc.close_code, exc.reason, abort=exc.abort)
-            self._end_unstarted(conn, exc.close_code, exc.reason, exc.outcome)
+            self._end_unstarted(conn, "call rejected", Ending.of_error(exc))
             return
         except ConnectionClosed:
-            self._end_unstarted(conn, *self._classify_close(conn))
+            ending = conn.ending(going_away=self._going_away)
+            self._end_unstarted(conn, "call ended before websocket:connected", ending)
             return
         await self._run_call(conn, start)
 
@@ -260,12 +246,11 @@ class AudioServer:
         finally:
             self._calls.discard(call)
         await call.wait_closing()
-        ending: tuple[int, str, Outcome]
         if error is not None:
-            ending = (error.close_code, error.reason, error.outcome)
+            ending = Ending.of_error(error)
         else:
-            ending = self._classify_close(conn)
-        await self._end_call(call, handler, *ending)
+            ending = conn.ending(going_away=self._going_away)
+        await self._end_call(call, handler, ending)
 
     async def _read_loop(
         self, conn: CallConnection, call: SocketCall, handler: CallHandler
@@ -317,49 +302,26 @@ class AudioServer:
         conn.transport.abort()
         await conn.wait_closed()
 
-    def _classify_close(self, conn: CallConnection) -> tuple[int, str, Outcome]:
-        """The close code, reason and outcome of a connection that is closed."""
-        if conn.stalled:
-            stalled = PeerNotReading()
-            return stalled.close_code, stalled.reason, stalled.outcome
-        protocol = conn.protocol
-        sent, received = protocol.close_sent, protocol.close_rcvd
-        if sent is not None and not protocol.close_rcvd_then_sent:
-            if sent.code == CloseCode.GOING_AWAY and self._going_away:
-                return sent.code, sent.reason, Outcome.DRAINED
-            return sent.code, sent.reason, _OUTCOME_OF_SENT_CODE.get(sent.code, Outcome.FAILED)
-        if received is not None:
-            outcome = Outcome.COMPLETED if received.code in _PEER_NORMAL_CODES else Outcome.FAILED
-            return received.code, received.reason, outcome
-        return CloseCode.ABNORMAL_CLOSURE, "connection lost", Outcome.FAILED
-
-    def _end_unstarted(
-        self, conn: CallConnection, code: int, reason: str, outcome: Outcome
-    ) -> None:
-        self.metrics.record_outcome(outcome)
+    def _end_unstarted(self, conn: CallConnection, message: str, ending: Ending) -> None:
+        self.metrics.record_outcome(ending.outcome)
         log.warning(
-            "call rejected",
+            message,
             extra={
                 "call_uuid": conn.call_uuid,
-                "close_code": int(code),
-                "close_reason": reason,
-                "outcome": outcome,
+                "close_code": ending.code,
+                "close_reason": ending.reason,
+                "outcome": ending.outcome,
             },
         )
 
     async def _end_call(
-        self,
-        call: SocketCall,
-        handler: CallHandler | None,
-        code: int,
-        reason: str,
-        outcome: Outcome,
+        self, call: SocketCall, handler: CallHandler | None, ending: Ending
     ) -> None:
         self.metrics.record_call_end(call)
-        self.metrics.record_outcome(outcome)
+        self.metrics.record_outcome(ending.outcome)
         if handler is not None:
             try:
-                await _settle(handler.on_end(CallEnd(int(code), reason, outcome)))
+                await _settle(handler.on_end(CallEnd(ending.code, ending.reason, ending.outcome)))
             except Exception:
                 log.exception("call handler failed", extra={"call_uuid": call.call_uuid})
         log.info(
@@ -372,9 +334,9 @@ class AudioServer:
                 "frames_out": call.frames_out,
                 "dtmf_events": call.dtmf_events,
                 "duration_s": round(asyncio.get_running_loop().time() - call.started_at, 3),
-                "close_code": int(code),
-                "close_reason": reason,
-                "outcome": outcome,
+                "close_code": ending.code,
+                "close_reason": ending.reason,
+                "outcome": ending.outcome,
             },
         )
 
