@@ -30,6 +30,10 @@ from simulator.stream import FRAME_SECONDS, CallAudio
 from simulator.webhook import Exchange, WebhookClient
 
 MAX_LEGS = 20  # a guard against an application that reconnects forever
+# Calls being set up at once per process (answer, events, first upgrade). Many at once
+# would delay the frames of calls already streaming; this only staggers their starts.
+# Reconnects are not held back: their gap is what the run measures.
+SETUP_SLOTS = 8
 DRAIN_MIN_SECONDS = 1.0
 CALLED_NUMBER = "447700900000"
 CALLER_NUMBER = "447700900123"
@@ -106,6 +110,7 @@ class CallContext:
     signals: SignalCache
     signer: Signer | None
     say: Callable[[str], None] = lambda _line: None
+    setup_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SETUP_SLOTS))
 
 
 def dtmf_schedule(digits: str, frames: int) -> list[tuple[int, str]]:
@@ -128,6 +133,7 @@ class Call:
         self.finished: asyncio.Future[None] | None = None
         self.answered = False
         self.problem = ""
+        self.in_setup = False
 
     @property
     def events_url(self) -> str:
@@ -137,13 +143,18 @@ class Call:
     async def run(self) -> CallRecord:
         """Place the call, run it to the end, post ``completed``."""
         record = self.record
+        await self.ctx.setup_slots.acquire()
+        self.in_setup = True
         record.started_at = time.monotonic()
         try:
             await self._run()
         except SimulatorError as exc:
             record.error = str(exc)
             self.ctx.say(f"error: {exc}")
+        except Exception as exc:  # a bug here must fail this call, not the run
+            record.error = f"unexpected {type(exc).__name__}: {exc}"
         finally:
+            self._set_up()
             if record.audio is not None and self.finished is not None:
                 self.ctx.pacer.remove(record.audio)
         record.ended_at = time.monotonic()
@@ -153,6 +164,12 @@ class Call:
             except SimulatorError as exc:
                 record.error = record.error or str(exc)
         return record
+
+    def _set_up(self) -> None:
+        """Set-up is over (audio flows, or the call ended): free the slot."""
+        if self.in_setup:
+            self.in_setup = False
+            self.ctx.setup_slots.release()
 
     async def _run(self) -> None:
         answer_url = f"{self.options.base_url.rstrip('/')}/webhooks/answer"
@@ -239,11 +256,14 @@ class Call:
         audio.sink = connection
         if self.finished is None:
             self.finished = self.ctx.pacer.add(audio)
+            self._set_up()
         reader = asyncio.create_task(serve_text(connection, audio.on_audio))
         try:
             waiters: set[asyncio.Future[Any]] = {self.finished, reader}
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             hung_up = self.finished.done()
+            if hung_up and (failure := self.finished.exception()) is not None:
+                raise SimulatorError(f"sending audio failed: {failure!r}") from failure
             if hung_up:
                 await self._drain(audio, leg, reader)
             audio.sink = None

@@ -203,3 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the promise: one line, never a traceback
+        print(f"simulator: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED

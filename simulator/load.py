@@ -71,7 +71,7 @@ def worker_main(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
         asyncio.run(_worker(spec, pipe, go))
     except KeyboardInterrupt:
         pass
-    except Exception as exc:
+    except Exception as exc:  # sent to the parent, which reports it
         with contextlib.suppress(OSError):
             pipe.send(("done", WorkerResult(spec.index, error=f"{type(exc).__name__}: {exc}")))
     finally:

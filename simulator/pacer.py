@@ -91,10 +91,19 @@ class Pacer:
         tick = self._ticks[k % TICKS_PER_FRAME]
         if not tick:
             return
-        finished = [audio for audio in tick if audio.send_due(k)]
+        ended: list[tuple[CallAudio, BaseException | None]] = []
+        for audio in tick:
+            try:
+                if audio.send_due(k):
+                    ended.append((audio, None))
+            except Exception as exc:  # one call's failure must not stop the others
+                ended.append((audio, exc))
         self.recent_lateness.append(time.monotonic() - due)
-        for audio in finished:
+        for audio, failure in ended:
             tick.remove(audio)
             self._active -= 1
             if audio.finished is not None and not audio.finished.done():
-                audio.finished.set_result(None)
+                if failure is None:
+                    audio.finished.set_result(None)
+                else:
+                    audio.finished.set_exception(failure)

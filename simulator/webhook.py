@@ -157,6 +157,9 @@ class WebhookClient:
         except httpx.HTTPError as exc:
             exchange.error = type(exc).__name__
             raise WebhookError(describe_failure(exc, url)) from exc
+        except httpx.InvalidURL as exc:
+            exchange.error = "InvalidURL"
+            raise WebhookError(f"invalid webhook URL {url}: {exc}") from exc
         exchange.status = response.status_code
         return response
 
