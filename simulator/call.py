@@ -18,7 +18,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+from websockets.frames import CLOSE_CODE_EXPLANATIONS, CloseCode
 
 from simulator.audio import Pcm, Signal, build_signal
 from simulator.errors import LegError, SimulatorError
@@ -53,6 +56,21 @@ class CallOptions:
     keep_audio: bool = False
 
 
+class LegEnd(StrEnum):
+    """How a WebSocket leg ended."""
+
+    FAILED = "failed"  # it never opened
+    CLOSED = "closed"  # the server closed it under the live call
+    HUNG_UP = "hung up"  # the caller hung up: the call is over
+
+
+class LegStatus(StrEnum):
+    """The event posted about a leg that ended under a live call (VONAGE-PROTOCOL.md §4)."""
+
+    DISCONNECTED = "disconnected"
+    FAILED = "failed"
+
+
 @dataclass
 class LegRecord:
     """One WebSocket leg: how it opened and how it ended."""
@@ -64,7 +82,7 @@ class LegRecord:
     ended_at: float | None = None
     first_frame: int = 0
     end_frame: int = 0
-    end: str = "failed"  # "failed", "closed" (by the server) or "hung up"
+    end: LegEnd = LegEnd.FAILED
     detail: str = ""
     close_code: int | None = None
 
@@ -210,7 +228,7 @@ class Call:
             f"the call ended after {spoken:.1f} s of {self.options.seconds:g} s: {self.problem}"
         )
 
-    async def _connect(self, action: Connect) -> str | None:
+    async def _connect(self, action: Connect) -> LegStatus | None:
         """Run one leg; None when the caller hung up, else the leg event to post."""
         endpoint = action.endpoint
         leg = LegRecord(len(self.record.legs) + 1, endpoint.uri, endpoint.headers.get("attempt"))
@@ -227,17 +245,17 @@ class Call:
         except LegError as exc:
             leg.detail = self.problem = str(exc)
             self.ctx.say(f"failed: {exc}")
-            return "failed"
+            return LegStatus.FAILED
         leg.opened_at = time.monotonic()
         hung_up = await self._stream(connection, audio, leg)
         leg.ended_at = time.monotonic()
         if hung_up:
-            leg.end = "hung up"
+            leg.end = LegEnd.HUNG_UP
             return None
-        leg.end, leg.close_code = "closed", connection.close_code
+        leg.end, leg.close_code = LegEnd.CLOSED, connection.close_code
         leg.detail = self.problem = describe_close(connection)
         self.ctx.say(f"disconnected: {leg.detail}")
-        return "disconnected"
+        return LegStatus.DISCONNECTED
 
     def _audio_for(self, rate: int) -> CallAudio:
         signal = self.ctx.signals.get(rate)
@@ -289,7 +307,7 @@ class Call:
                 return
             await asyncio.sleep(FRAME_SECONDS)
 
-    async def _leg_event(self, action: Connect, status: str) -> list[Action] | None:
+    async def _leg_event(self, action: Connect, status: LegStatus) -> list[Action] | None:
         """Post ``disconnected`` or ``failed`` for the leg; the NCCO that came back."""
         leg = self.record.legs[-1]
         fields: dict[str, Any] = {
@@ -302,7 +320,7 @@ class Call:
             "timestamp": timestamp(),
             "headers": action.endpoint.headers,
         }
-        if status == "failed":
+        if status is LegStatus.FAILED:
             fields["detail"] = leg.detail
         ncco = await self.ctx.webhooks.event(
             action.event_url or self.events_url,
@@ -362,7 +380,8 @@ def describe_close(connection: AudioConnection) -> str:
     if connection.stalled:
         return "the server stopped reading: socket aborted"
     code = connection.close_code
-    if code is None or code == 1006:
+    if code is None or code == CloseCode.ABNORMAL_CLOSURE:  # no close frame
         return "socket lost without a close frame"
+    meaning = CLOSE_CODE_EXPLANATIONS.get(code, "unknown")
     reason = connection.close_reason
-    return f"socket closed by the server: {code}" + (f" {reason}" if reason else "")
+    return f"socket closed by the server: {code} ({meaning})" + (f" {reason}" if reason else "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ssl
 import struct
 
 from websockets.speedups import apply_mask
@@ -97,7 +98,9 @@ def _header(opcode: int, length: int) -> bytes:
     return struct.pack("!BBQ", 0x80 | opcode, 127, length)
 
 
-async def start_echo(host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-    """Listen; the caller closes the server."""
+async def start_echo(
+    host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+) -> asyncio.Server:
+    """Listen (TLS with ``ssl_context``); the caller closes the server."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(EchoProtocol, host, port)
+    return await loop.create_server(EchoProtocol, host, port, ssl=ssl_context)

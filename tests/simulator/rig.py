@@ -1,10 +1,11 @@
 """A stand-alone fake stack for measuring the simulator: webhooks + echo socket.
 
-``python -m tests.simulator.rig [--tls DIR]`` prints its base URL (and, with
-``--tls``, the root to pass as ``--cafile``) on one line, then serves until its
-standard input closes. The NCCO it answers with points at its own echo socket,
-so ``python -m simulator load URL --unsigned ...`` measures the simulator
-against a server that does nothing but echo.
+``python -m tests.simulator.rig [--fast] [--tls DIR]`` prints its base URL (and,
+with ``--tls``, the root to pass as ``--cafile``) on one line, then serves until
+its standard input closes. The NCCO it answers with points at its own echo
+socket (``--fast``: the bare one of ``fast_echo.py``), so
+``python -m simulator load URL --unsigned ...`` measures the simulator against
+a server that costs less than it does.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ async def serve(tls: Path | None, delay: float, fast: bool) -> None:
         root = str(cert.root)
     host = "localhost" if tls else "127.0.0.1"
     if fast:
-        echo = await start_echo()
-        uri = f"ws://127.0.0.1:{echo.sockets[0].getsockname()[1]}/socket"
+        echo = await start_echo(ssl_context=context)
+        scheme = "wss" if context else "ws"
+        uri = f"{scheme}://{host}:{echo.sockets[0].getsockname()[1]}/socket"
     else:
         socket = await FakeSocket(ssl_context=context, host=host, delay=delay).start()
         uri = socket.uri
@@ -56,7 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tls", type=Path, help="folder for a throwaway CA and certificate")
     parser.add_argument("--delay", type=float, default=0.0, help="delayed echo, seconds")
-    parser.add_argument("--fast", action="store_true", help="bare echo (plain ws) for load runs")
+    parser.add_argument(
+        "--fast", action="store_true", help="a bare echo, cheaper than the simulator"
+    )
     args = parser.parse_args()
     asyncio.run(serve(args.tls, args.delay, args.fast))
 

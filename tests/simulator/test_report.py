@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.audio import build_signal
-from simulator.call import CallRecord, LegRecord
+from simulator.call import CallRecord, LegEnd, LegRecord
 from simulator.report import build_report, percentiles, render
 from simulator.stream import CallAudio
 
@@ -26,7 +26,7 @@ def make_record(frames: int = 10) -> tuple[CallRecord, CallAudio]:
 
 
 def leg(
-    number: int, first: int, end: int, how: str = "hung up", opened: float | None = 0.0
+    number: int, first: int, end: int, how: LegEnd = LegEnd.HUNG_UP, opened: float | None = 0.0
 ) -> LegRecord:
     """A leg that carried frames [first, end)."""
     at = None if opened is None else START + first * FRAME + opened
@@ -89,7 +89,7 @@ def test_delayed_echo_lag() -> None:
 def test_reconnect_gap_excuses_its_losses() -> None:
     """Frames lost between the last echo before a reconnect and the first after are excused."""
     record, audio = make_record()
-    record.legs = [leg(1, 0, 5, "closed"), leg(2, 6, 10, opened=0.003)]
+    record.legs = [leg(1, 0, 5, LegEnd.CLOSED), leg(2, 6, 10, opened=0.003)]
     send(audio, range(4))
     send(audio, range(4, 5), back=None)  # sent, cut off with the socket
     send(audio, range(6, 10))  # frame 5 fell due with no socket
@@ -111,7 +111,11 @@ def test_reconnect_gap_excuses_its_losses() -> None:
 def test_failed_attempts_counted_between_legs() -> None:
     """Legs that failed to open between two open ones count as failed attempts."""
     record, audio = make_record()
-    record.legs = [leg(1, 0, 5, "closed"), leg(2, 5, 5, "failed", opened=None), leg(3, 7, 10)]
+    record.legs = [
+        leg(1, 0, 5, LegEnd.CLOSED),
+        leg(2, 5, 5, LegEnd.FAILED, opened=None),
+        leg(3, 7, 10),
+    ]
     send(audio, range(5))
     send(audio, range(7, 10))
     [reconnect] = build_report(record).reconnects
@@ -133,7 +137,7 @@ def test_loss_outside_a_gap_fails() -> None:
 def test_audio_that_never_resumes_is_not_excused() -> None:
     """A reconnect after which nothing came back excuses nothing."""
     record, audio = make_record()
-    record.legs = [leg(1, 0, 5, "closed"), leg(2, 5, 10)]
+    record.legs = [leg(1, 0, 5, LegEnd.CLOSED), leg(2, 5, 10)]
     send(audio, range(5))
     send(audio, range(5, 10), back=None)
     report = build_report(record)
