@@ -124,6 +124,7 @@ async def start_stack(isolated: Path) -> AsyncIterator[StartStack]:
     for stack in running:
         await stack.hooks.close()
         await stack.socket.close()
+    assert not [e for s in running for e in s.hooks.errors], "a fake route raised"
 
 
 @dataclass

@@ -43,12 +43,12 @@ class Request:
     claims: dict[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
-        """The webhook's fields: JSON body or query string."""
+        """The webhook's fields: JSON body, or query string (objects in it as JSON)."""
         if self.body:
             value = json.loads(self.body)
             assert isinstance(value, dict)
             return value
-        return dict(self.query)
+        return {k: json.loads(v) if v.startswith("{") else v for k, v in self.query.items()}
 
 
 Reply = tuple[int, object]  # status, JSON value (None: empty body)
@@ -102,6 +102,7 @@ class FakeWebhooks:
     ssl_context: ssl.SSLContext | None = None
     host: str = "127.0.0.1"
     requests: list[Request] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
     answer: Route | None = None
     events: Route | None = None
     _server: asyncio.Server | None = None
@@ -188,7 +189,11 @@ class FakeWebhooks:
         route = {"/webhooks/answer": self.answer, "/webhooks/events": self.events}.get(request.path)
         if route is None:
             return (204, None) if request.path == "/webhooks/events" else (404, None)
-        return await route(request)
+        try:
+            return await route(request)
+        except Exception as exc:  # a broken test route: answer 500, keep it for the test
+            self.errors.append(exc)
+            return 500, None
 
 
 @dataclass

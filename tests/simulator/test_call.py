@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+import jwt
 
 from simulator.audio import frame_bytes, read_stamp
 from tests.simulator.certs import make_server_cert
@@ -216,3 +219,29 @@ async def test_events_webhook_rejects(start_stack: StartStack, run_call: RunCall
     run = await run_call(stack.argv())
     assert run.status == 1
     assert "answered HTTP 401 to 'started'" in run.err
+
+
+async def test_vonage_authorization_and_get_events(
+    start_stack: StartStack, run_call: RunCall
+) -> None:
+    """authorization type vonage sends a signed JWT; eventMethod GET puts the event in the query."""
+    holder: list[str] = []
+
+    async def answer(_request: Request) -> Reply:
+        ncco = connect_ncco(holder[0], holder[1])
+        endpoint = ncco[1]["endpoint"][0]
+        endpoint["authorization"] = {"type": "vonage"}
+        ncco[1]["eventMethod"] = "GET"
+        return 200, ncco
+
+    stack = await start_stack(tls=False, socket=FakeSocket(close_after=10), answer=answer)
+    holder += [stack.socket.uri, stack.events_url]
+    run = await run_call(stack.argv("--json"))
+    assert run.status == 0, run.err
+    token = stack.socket.authorizations[0] or ""
+    claims = jwt.decode(token.removeprefix("Bearer "), SECRET, algorithms=["HS256"])
+    assert claims["iss"] == "Vonage"
+    disconnected = [r for r in stack.hooks.received("/webhooks/events") if r.method == "GET"]
+    assert [r.query["status"] for r in disconnected] == ["disconnected"]
+    assert json.loads(disconnected[0].query["headers"]) == {"call_uuid": "c-1", "attempt": 1}
+    assert disconnected[0].claims is not None
