@@ -137,19 +137,20 @@ def warble(rate: int, seconds: float) -> Samples:
     return samples
 
 
-def stamp_frames(samples: Samples, rate: int) -> list[bytes]:
+def stamp_frames(samples: Samples, rate: int, first: int = 0) -> list[bytes]:
     """Cut into whole 20 ms frames (the last one padded with silence), each stamped.
 
-    Frame ``i`` carries ``i + 1`` in the low bit of its first STAMP_BITS samples,
-    so no two frames are equal and none is all zeros.
+    Frame ``i`` carries ``first + i + 1`` in the low bit of its first STAMP_BITS
+    samples, so no two frames are equal and none is all zeros.
     """
     per = samples_per_frame(rate)
     count = -(-len(samples) // per)
-    if count >= 1 << STAMP_BITS:
+    if first + count >= 1 << STAMP_BITS:
         raise UsageError(f"too long: at most {(1 << STAMP_BITS) - 1} frames")
     grid = np.zeros((count, per), np.int16)
     grid.reshape(-1)[: len(samples)] = samples
-    bits = (np.arange(1, count + 1, dtype=np.int64)[:, None] >> np.arange(STAMP_BITS)) & 1
+    numbers = np.arange(first + 1, first + count + 1, dtype=np.int64)
+    bits = (numbers[:, None] >> np.arange(STAMP_BITS)) & 1
     grid[:, :STAMP_BITS] = (grid[:, :STAMP_BITS] & ~np.int16(1)) | bits.astype(np.int16)
     little = grid.astype("<i2")
     return [row.tobytes() for row in little]
@@ -175,8 +176,12 @@ class Signal:
         self.silence = bytes(frame_bytes(self.rate))
 
 
-def build_signal(rate: int, seconds: float, wav: Pcm | None = None) -> Signal:
-    """``seconds`` of stamped frames at ``rate``: the WAV (looped) or the test signal."""
+def build_signal(rate: int, seconds: float, wav: Pcm | None = None, variant: int = 0) -> Signal:
+    """``seconds`` of stamped frames at ``rate``: the WAV (looped) or the test signal.
+
+    Signals of different ``variant`` share no frame (their stamps do not overlap),
+    so a frame delivered to the wrong call of a load run is caught.
+    """
     if rate not in RATES:
         raise UsageError(f"unsupported rate {rate} (8000, 16000 or 24000)")
     count = max(1, round(seconds * FRAMES_PER_SECOND))
@@ -188,7 +193,7 @@ def build_signal(rate: int, seconds: float, wav: Pcm | None = None) -> Signal:
         if source.size == 0:
             raise UsageError("the WAV file holds no audio")
         samples = np.resize(source, needed)
-    return Signal(rate, stamp_frames(samples[:needed], rate))
+    return Signal(rate, stamp_frames(samples[:needed], rate, first=variant * count))
 
 
 def write_wav(path: Path, rate: int, frames: list[bytes]) -> None:

@@ -37,6 +37,7 @@ MAX_LEGS = 20  # a guard against an application that reconnects forever
 # would delay the frames of calls already streaming; this only staggers their starts.
 # Reconnects are not held back: their gap is what the run measures.
 SETUP_SLOTS = 8
+VARIANTS = 8
 DRAIN_MIN_SECONDS = 1.0
 CALLED_NUMBER = "447700900000"
 CALLER_NUMBER = "447700900123"
@@ -54,6 +55,7 @@ class CallOptions:
     caller: str = CALLER_NUMBER
     dtmf: str = ""
     keep_audio: bool = False
+    variant: int = 0  # which of the SignalCache's signals this call sends
 
 
 class LegEnd(StrEnum):
@@ -105,18 +107,24 @@ class CallRecord:
 
 
 class SignalCache:
-    """The caller's stamped frames per rate, built once and shared by every call."""
+    """The caller's stamped frames per rate and variant, built once, shared by the calls.
+
+    A process's calls take :data:`VARIANTS` different signals in turn (a few MB,
+    not one signal per call): a frame delivered to the wrong call is then most
+    likely one that call never sent, and fails its echo check.
+    """
 
     def __init__(self, seconds: float, wav: Pcm | None = None) -> None:
         self.seconds = seconds
         self.wav = wav
-        self._signals: dict[int, Signal] = {}
+        self._signals: dict[tuple[int, int], Signal] = {}
 
-    def get(self, rate: int) -> Signal:
-        """The frames at ``rate``."""
-        if rate not in self._signals:
-            self._signals[rate] = build_signal(rate, self.seconds, self.wav)
-        return self._signals[rate]
+    def get(self, rate: int, variant: int = 0) -> Signal:
+        """The frames at ``rate`` of one variant."""
+        key = (rate, variant % VARIANTS)
+        if key not in self._signals:
+            self._signals[key] = build_signal(rate, self.seconds, self.wav, key[1])
+        return self._signals[key]
 
 
 @dataclass
@@ -258,7 +266,7 @@ class Call:
         return LegStatus.DISCONNECTED
 
     def _audio_for(self, rate: int) -> CallAudio:
-        signal = self.ctx.signals.get(rate)
+        signal = self.ctx.signals.get(rate, self.options.variant)
         audio = self.record.audio
         if audio is None:
             schedule = dtmf_schedule(self.options.dtmf, len(signal.frames))

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
+from simulator.call import VARIANTS, Call, CallContext, CallOptions, SignalCache
 from simulator.errors import SimulatorError, UsageError
 from simulator.load_report import LoadSummary, Progress, render_progress, render_summary, summarize
 from simulator.net import client_ssl_context
@@ -81,12 +81,15 @@ def worker_main(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
 async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     setup = spec.setup
     signals = SignalCache(setup.seconds, setup.wav)
-    signals.get(LIKELY_RATE)  # built before the clock starts
+    for variant in range(VARIANTS):
+        signals.get(LIKELY_RATE, variant)  # built before the clock starts
     webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeout)
     pacer = Pacer()
     context = CallContext(webhooks, pacer, signals, setup.signer())
-    options = CallOptions(setup.base_url, setup.seconds, post=setup.post)
-    calls = [Call(options, context) for _ in spec.offsets]
+    calls = [
+        Call(CallOptions(setup.base_url, setup.seconds, post=setup.post, variant=i), context)
+        for i in range(len(spec.offsets))
+    ]
     # Everything built so far lives for the whole run: keep the collector off it, and
     # off the full collections that would stop every call for 20+ ms in mid-run
     # (measured). Young generations still collect; the rest waits for the end.

@@ -155,3 +155,10 @@ def test_write_wav_round_trip(tmp_path: Path) -> None:
         assert wav.getframerate() == 16000
         assert wav.readframes(wav.getnframes()) == b"".join(frames)
     assert read_wav(path).rate == 16000
+
+
+def test_variants_share_no_frame() -> None:
+    """Signals of different variants share no frame: cross-talk between calls shows."""
+    one, two = build_signal(8000, 1.0, variant=0), build_signal(8000, 1.0, variant=1)
+    assert not set(one.frames) & set(two.frames)
+    assert read_stamp(two.frames[0]) == len(two.frames)

@@ -188,3 +188,15 @@ def test_no_audio_at_all() -> None:
     assert report.rate is None
     assert report.frames.planned == 0
     assert "FAILED" in render(report)
+
+
+def test_a_frame_of_another_call_fails_the_echo() -> None:
+    """A frame of another call's signal is unmatched: the echo is not byte-exact."""
+    record, audio = make_record()
+    record.legs = [leg(1, 0, 10)]
+    send(audio, range(10))
+    audio.on_audio(build_signal(8000, 10 * FRAME, variant=1).frames[4])
+    report = build_report(record)
+    assert report.frames.unmatched == 1
+    assert not report.passed
+    assert report.error == "echo not byte-exact: 1 messages back matched no frame sent"
