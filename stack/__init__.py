@@ -5,7 +5,8 @@ Caddyfile, compose.yaml and the Dockerfiles. The end-to-end tests drive ``Stack`
 the same launcher.
 """
 
+from stack.config import Replica, StackConfig
 from stack.errors import PortsInUse, StackError, StartupFailed
-from stack.launcher import Replica, Stack, StackConfig
+from stack.launcher import Stack
 
 __all__ = ["PortsInUse", "Replica", "Stack", "StackConfig", "StackError", "StartupFailed"]

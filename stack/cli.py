@@ -13,8 +13,9 @@ from types import FrameType
 from typing import Final, TextIO
 
 from stack.check import run_checks
+from stack.config import DEFAULT_HTTPS_PORT, MAX_REPLICAS, StackConfig
 from stack.errors import PortsInUse, StackError
-from stack.launcher import DEFAULT_HTTPS_PORT, MAX_REPLICAS, Stack, StackConfig
+from stack.launcher import Stack
 from stack.paths import REPO_ROOT, default_state_dir
 from stack.processes import ManagedProcess
 

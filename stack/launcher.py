@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -27,6 +26,7 @@ from typing import Final
 import httpx
 
 from stack.caddy import LOOPBACK, CaddyAdmin, CaddyPlaceholders, caddy_argv, caddy_environment
+from stack.config import MAX_REPLICAS, Replica, StackConfig
 from stack.dns import DnsResponder
 from stack.errors import PortClaim, StackError, StartupFailed
 from stack.paths import REPO_ROOT, StatePaths, find_tool
@@ -34,82 +34,15 @@ from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
 from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
 
-__all__ = ["DEFAULT_HTTPS_PORT", "Replica", "Stack", "StackConfig"]
+__all__ = ["Replica", "Stack", "StackConfig"]
 
-DEFAULT_HTTPS_PORT: Final = 8443
-REPLICA_NAME: Final = "audio.stack.internal"
 FIRST_REPLICA_ADDRESS: Final = ipaddress.IPv4Address("127.0.0.2")
-MAX_REPLICAS: Final = 200
-#: docs/CONTRACT.md's DRAIN_TIMEOUT default, and what a stop allows on top of it.
-DEFAULT_DRAIN_TIMEOUT: Final = 30.0
+#: What a stop allows on top of DRAIN_TIMEOUT before it kills a replica.
 STOP_MARGIN: Final = 5.0
 #: Seconds between two looks at whether Caddy would route to a replica.
 ROUTABLE_POLL: Final = 0.2
 #: Variables the launcher sets for every run; the caller's values are replaced.
 _LISTEN_VARIABLES: Final = ("WEBHOOKS_HOST", "WEBHOOKS_PORT", "AUDIO_HOST", "AUDIO_PORT")
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    """What to run. A port of 0 is picked from the OS (tests); others are checked free."""
-
-    state_dir: Path
-    audio_replicas: int = 1
-    https_port: int = DEFAULT_HTTPS_PORT
-    webhooks_port: int = 0
-    audio_port: int = 0
-    admin_port: int = 0
-    #: The services' base environment (configuration such as ECHO_DELAY_MS, and the
-    #: secrets when given); the launcher adds the addresses, PUBLIC_HOST and secrets.
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    replica_name: str = REPLICA_NAME
-    startup_timeout: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.audio_replicas <= MAX_REPLICAS:
-            raise ValueError(f"audio_replicas must be 1 to {MAX_REPLICAS}")
-
-    @property
-    def drain_timeout(self) -> float:
-        """The audio replicas' DRAIN_TIMEOUT, as they will read it."""
-        try:
-            return float(self.environ.get("DRAIN_TIMEOUT") or DEFAULT_DRAIN_TIMEOUT)
-        except ValueError:
-            return DEFAULT_DRAIN_TIMEOUT
-
-
-@dataclass(eq=False)
-class Replica:
-    """One audio replica: its loopback address, the shared port, its process."""
-
-    index: int
-    address: str
-    port: int
-    process: ManagedProcess
-    #: Whether the DNS responder lists it (while its process runs).
-    in_dns: bool = False
-    #: Listed even though its process is gone: a dead replica still in DNS.
-    pinned_in_dns: bool = False
-
-    @property
-    def name(self) -> str:
-        """``audio-1``, ``audio-2``, ..."""
-        return f"audio-{self.index}"
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.process.pid
-
-    @property
-    def url(self) -> str:
-        """The replica's own base URL (``/healthz``, ``/metrics``), not through Caddy."""
-        return f"http://{self.address}:{self.port}"
-
-    @property
-    def listed(self) -> bool:
-        """Whether DNS answers with this replica's address now."""
-        return self.pinned_in_dns or (self.in_dns and self.process.alive)
 
 
 class Stack:
