@@ -51,8 +51,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def test_run_command_serves_until_sigint_then_stops_everything(tmp_path: Path) -> None:
-    """`python -m stack run` says what runs, serves TLS, and stops it all on Ctrl-C."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_run_command_serves_until_signalled_then_stops_everything(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """`python -m stack run` says what runs, serves TLS, and stops it all on a signal."""
     port = pick_free_port(["127.0.0.1"])
     argv = [sys.executable, "-m", "stack", "run", "--audio-replicas", "2"]
     argv += ["--https-port", str(port), "--state-dir", str(tmp_path)]
@@ -79,7 +82,7 @@ def test_run_command_serves_until_sigint_then_stops_everything(tmp_path: Path) -
             response = httpx.get(f"https://localhost:{port}/", verify=verify, trust_env=False)
             assert response.status_code == httpx.codes.NOT_FOUND
         finally:
-            launcher.send_signal(signal.SIGINT)
+            launcher.send_signal(signum)
             status = launcher.wait(TIMEOUT * 3)
     rest = []
     while (line := lines.get(timeout=TIMEOUT)) is not None:
