@@ -43,8 +43,8 @@ class CaddyPlaceholders:
             "CADDY_HTTP_PORT": str(self.http_port),
             "CADDY_ADMIN": f"{LOOPBACK}:{self.admin_port}",
             "WEBHOOKS_UPSTREAM": f"{LOOPBACK}:{self.webhooks_port}",
-            "AUDIO_HOST": self.replica_name,
-            "AUDIO_PORT": str(self.audio_port),
+            "AUDIO_UPSTREAM_NAME": self.replica_name,
+            "AUDIO_UPSTREAM_PORT": str(self.audio_port),
             "AUDIO_RESOLVER": self.resolver,
         }
         empty = [name for name, value in values.items() if not value]

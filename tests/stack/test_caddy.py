@@ -42,7 +42,8 @@ def test_environment_keeps_out_the_callers_variables(tmp_path: Path) -> None:
     paths = StatePaths(tmp_path)
     base = {"PATH": "/bin", "HOME": "/home/x", "AUDIO_HOST": "0.0.0.0", "CADDY_BIND": ""}
     env = caddy_environment(PLACEHOLDERS, paths, base)
-    assert env["AUDIO_HOST"] == "audio.stack.internal"
+    assert env["AUDIO_UPSTREAM_NAME"] == "audio.stack.internal"
+    assert "AUDIO_HOST" not in env
     assert env["CADDY_BIND"] == "127.0.0.1"
     assert env["XDG_DATA_HOME"] == str(tmp_path / "caddy" / "data")
     assert env["XDG_CONFIG_HOME"] == str(tmp_path / "caddy" / "config")
