@@ -57,6 +57,7 @@ class WorkerResult:
     index: int
     reports: list[CallReport] = field(default_factory=list)
     error: str | None = None
+    cpu_percent: float = 0.0  # of one core, from the first call's start to the last's end
 
 
 def split_offsets(calls: int, ramp: float, workers: int) -> list[list[float]]:
@@ -98,7 +99,7 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     gc.set_threshold(*gc.get_threshold()[:2], FULL_COLLECTIONS_OFF)
     pipe.send(("ready", spec.index))
     await asyncio.to_thread(go.wait)
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     tasks = [
         asyncio.create_task(_placed(call, start + offset))
         for call, offset in zip(calls, spec.offsets, strict=True)
@@ -106,6 +107,7 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     reporter = asyncio.create_task(_report_progress(spec.index, calls, tasks, pacer, pipe))
     try:
         records = await asyncio.gather(*tasks)
+        busy = (time.process_time() - cpu) / max(time.monotonic() - start, 1e-9) * 100
     finally:
         reporter.cancel()
         await pacer.close()
@@ -114,7 +116,7 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     for report in reports:
         report.rtt_ms = report.rtt_ms.astype(np.float32)
         report.lateness_ms = report.lateness_ms.astype(np.float32)
-    pipe.send(("done", WorkerResult(spec.index, reports)))
+    pipe.send(("done", WorkerResult(spec.index, reports, cpu_percent=round(busy, 1))))
 
 
 async def _placed(call: Call, at: float) -> Any:

@@ -54,6 +54,7 @@ class LoadSummary:
     round_trip_ms: dict[str, float]
     send_lateness_ms: dict[str, float]
     worker_lateness_p99_ms: list[float]
+    worker_cpu_percent: list[float]
     slipped: bool
     reconnects: int
     reconnect_gap_ms: dict[str, float]
@@ -92,6 +93,7 @@ def summarize(results: list[WorkerResult], calls: int, wall: float, workers: int
         worker_lateness_p99_ms=[
             round(float(np.percentile(w, 99)), 2) if w.size else 0.0 for w in per_worker
         ],
+        worker_cpu_percent=[w.cpu_percent for w in results],
         slipped=lateness.get("p99", 0.0) >= LATENESS_LIMIT_MS,
         reconnects=sum(len(r.reconnects) for r in reports),
         reconnect_gap_ms=percentiles(np.array(gaps, np.float64)),
@@ -176,6 +178,7 @@ def render_summary(summary: LoadSummary, *, as_json: bool) -> None:
         ("reconnects", f"{summary.reconnects} (gap ms {_pct(summary.reconnect_gap_ms) or '-'})"),
         ("simulator sent late ms", _pct(summary.send_lateness_ms)),
         ("per worker p99 ms", ", ".join(f"{v:.2f}" for v in summary.worker_lateness_p99_ms)),
+        ("per worker CPU %", ", ".join(f"{v:.0f}" for v in summary.worker_cpu_percent)),
         ("wall time", f"{summary.wall_s:.1f} s, {summary.workers} workers"),
     ]
     for name, value in rows:
