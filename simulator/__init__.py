@@ -1,0 +1,24 @@
+"""A local Vonage: place calls through the stack without a phone, and load it.
+
+``python -m simulator call BASE_URL`` plays Vonage's side of one call as
+``VONAGE-PROTOCOL.md`` describes — signed answer request, the NCCO run (talk,
+connect), the WebSocket leg with real-time 20 ms frames, signed events, and a
+reconnect when the server closes the socket under the call — and reports what
+came back. ``python -m simulator load BASE_URL --calls N --seconds S`` runs N
+such calls at once and says how late its own frames left, so a slow simulator
+is never mistaken for a slow server.
+
+Modules, from the wire up:
+
+* ``signing`` — the signed-webhook JWT; ``webhook`` — answer and event requests;
+* ``ncco`` — the NCCO checked and parsed; ``audio`` — WAV in, stamped frames out;
+* ``stream`` — one call's frames out and matches back (the per-frame hot path);
+* ``pacer`` — the one pacing loop per process; ``leg`` — the WebSocket leg;
+* ``call`` — one call, run as Vonage runs it; ``report`` — its figures;
+* ``load``, ``load_report`` — many calls over worker processes; ``cli`` — commands.
+
+Measuring the simulator itself (a bare echo that costs less than it does)::
+
+    python -m tests.simulator.rig --fast          # prints BASE_URL; Ctrl-D stops it
+    python -m simulator load BASE_URL --unsigned --calls 400 --seconds 20 --ramp 4
+"""
