@@ -219,7 +219,7 @@ def _collect(
             if started_at is None and len(ready) == len(pipes):
                 go.set()
                 started_at = time.monotonic()
-            show(progress, started_at, len(results))
+            show(progress, started_at)
     return [results[i] for i in sorted(results)]
 
 

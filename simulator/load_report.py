@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,12 +106,12 @@ def summarize(results: list[WorkerResult], calls: int, wall: float, workers: int
 @contextmanager
 def render_progress(
     args: argparse.Namespace,
-) -> Iterator[Callable[[dict[int, Progress], float | None, int], None]]:
-    """A live display on stderr; yields ``show(progress, started_at, workers_done)``."""
+) -> Iterator[Callable[[dict[int, Progress], float | None], None]]:
+    """A live display on stderr; yields ``show(progress, started_at)``."""
     console = Console(stderr=True)
     live = Live(Text("starting workers..."), console=console, refresh_per_second=4, transient=True)
 
-    def show(progress: dict[int, Progress], started_at: float | None, finished: int) -> None:
+    def show(progress: dict[int, Progress], started_at: float | None) -> None:
         if started_at is None:
             live.update(Text(f"starting {args.workers} workers..."))
             return
@@ -119,13 +120,15 @@ def render_progress(
             for name in ("active", "done", "failed", "sent", "received", "reconnects"):
                 setattr(total, name, getattr(total, name) + getattr(p, name))
         late = max((p.late_p99_ms for p in progress.values()), default=0.0)
-        live.update(_progress_table(args, total, late, finished))
+        live.update(_progress_table(args, total, late, time.monotonic() - started_at))
 
     with live:
         yield show
 
 
-def _progress_table(args: argparse.Namespace, total: Progress, late: float, finished: int) -> Group:
+def _progress_table(
+    args: argparse.Namespace, total: Progress, late: float, elapsed: float
+) -> Group:
     table = Table(box=None, show_header=True, header_style="bold")
     for column in (
         "calls active",
@@ -134,7 +137,7 @@ def _progress_table(args: argparse.Namespace, total: Progress, late: float, fini
         "frames out",
         "frames in",
         "reconnects",
-        "sent late p99",
+        "sent late p99 (last 0.5 s)",
     ):
         table.add_column(column, justify="right")
     style = "bold red" if late >= LATENESS_LIMIT_MS else "green"
@@ -148,8 +151,7 @@ def _progress_table(args: argparse.Namespace, total: Progress, late: float, fini
         Text(f"{late:.2f} ms", style=style),
     )
     title = Text(
-        f"load {args.base_url}: {args.calls} calls x {args.seconds or 'default'} s, "
-        f"{args.workers} workers ({finished} finished)"
+        f"load {args.base_url}: {args.calls} calls, {args.workers} workers, {elapsed:.0f} s"
     )
     return Group(title, table)
 
