@@ -6,6 +6,7 @@ server turns them into responses and close frames in one place.
 
     AudioSocketError
     ├── ConfigurationError        start-up: exit status 2, one line per problem
+    ├── CannotListen              start-up: exit status 1, the address is taken
     ├── HandshakeRejected         before the upgrade: an HTTP status, no socket
     │   ├── CredentialRejected      401: missing, malformed, forged or expired
     │   └── CallLimitReached        503: MAX_CALLS calls already live
@@ -71,6 +72,10 @@ class ConfigurationError(AudioSocketError):
     def lines(self) -> list[str]:
         """The ``configuration error: NAME: what is wrong`` lines for stderr."""
         return [f"configuration error: {name}: {what}" for name, what in self.problems]
+
+
+class CannotListen(AudioSocketError):
+    """The configured host and port cannot be bound."""
 
 
 class HandshakeRejected(AudioSocketError):

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 
+from audio_socket.errors import CannotListen
 from audio_socket.handlers.base import HandlerFactory
 from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
@@ -24,7 +25,11 @@ log = logging.getLogger("audio_socket")
 
 
 async def run(settings: AudioSettings, handler_factory: HandlerFactory) -> None:
-    """Serve until a stop signal, then drain; return when every call has ended."""
+    """Serve until a stop signal, then drain; return when every call has ended.
+
+    Raises:
+        CannotListen: The address is taken or not this host's.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     hurry = asyncio.Event()
@@ -39,7 +44,11 @@ async def run(settings: AudioSettings, handler_factory: HandlerFactory) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         server = AudioServer(settings, handler_factory)
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:
+            address = f"{settings.audio_host}:{settings.audio_port}"
+            raise CannotListen(f"{address}: {exc.strerror or exc}") from exc
         await stop.wait()
         await drain(server, settings.drain_timeout, hurry)
     finally:

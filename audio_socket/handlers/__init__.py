@@ -45,7 +45,7 @@ def resolve_handler_factory(spec: str, echo_delay_ms: int) -> HandlerFactory:
         raise ValueError(f"expected {BUILT_IN!r} or module:factory, got {spec!r}")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except Exception as exc:  # a broken handler module is a configuration error too
         raise ValueError(f"cannot import {module_name!r}: {exc}") from None
     factory: object = module
     for name in attribute.split("."):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,17 @@ def test_each_bad_variable_is_one_line_and_no_secret_is_printed(tmp_path: Path) 
     ]
     assert all(line.startswith("configuration error: ") for line in lines)
     assert "too-short-to-sign-with" not in stderr
+
+
+def test_taken_port_exits_1_with_one_log_line(tmp_path: Path) -> None:
+    """A port already bound is reported in one JSON line, exit status 1."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        status, stderr = run_to_exit(tmp_path, AUDIO_PORT=str(port))
+    assert status == 1
+    record = json.loads(stderr.strip().splitlines()[-1])
+    assert record["message"] == "cannot listen"
+    assert f"127.0.0.1:{port}" in record["error"]
 
 
 async def test_serves_health_and_metrics_and_logs_json(tmp_path: Path) -> None:
