@@ -28,6 +28,8 @@ class AudioSettings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # VAR= means "not set": compose passes ${VAR:-} for optional variables.
+        env_ignore_empty=True,
         frozen=True,
     )
 

@@ -58,6 +58,22 @@ def test_dotenv_is_read_and_environment_wins(
     assert (s.max_calls, s.drain_timeout) == (9, 4.0)
 
 
+def test_empty_variables_mean_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VAR= is treated as unset, as compose's ${VAR:-} produces it."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    monkeypatch.setenv("MAX_CALLS", "")
+    monkeypatch.setenv("DRAIN_TIMEOUT", "")
+    s = load_settings(env_file=None)
+    assert (s.max_calls, s.drain_timeout) == (500, 30.0)
+
+
+def test_empty_secret_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty SOCKET_TOKEN_SECRET is as good as none."""
+    assert problems(monkeypatch, SOCKET_TOKEN_SECRET="") == [
+        "configuration error: SOCKET_TOKEN_SECRET: required, not set"
+    ]
+
+
 def test_missing_secret_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SOCKET_TOKEN_SECRET: one line naming it."""
     assert problems(monkeypatch) == ["configuration error: SOCKET_TOKEN_SECRET: required, not set"]
