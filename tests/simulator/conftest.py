@@ -39,9 +39,11 @@ class FakeStack:
         """The connect's eventUrl."""
         return f"{self.hooks.base_url}/webhooks/events"
 
-    def argv(self, *extra: str, seconds: float = 1.0, trust: bool = True) -> list[str]:
+    def argv(self, *extra: str, seconds: float | None = 1.0, trust: bool = True) -> list[str]:
         """``call`` options for this stack (``trust``: pass its root as --cafile)."""
-        argv = ["call", self.hooks.base_url, "--secret", SECRET, "--seconds", str(seconds)]
+        argv = ["call", self.hooks.base_url, "--secret", SECRET]
+        if seconds is not None:
+            argv += ["--seconds", str(seconds)]
         if self.cert is not None and trust:
             argv += ["--cafile", str(self.cert.root)]
         return [*argv, *extra]

@@ -245,3 +245,19 @@ async def test_vonage_authorization_and_get_events(
     assert [r.query["status"] for r in disconnected] == ["disconnected"]
     assert json.loads(disconnected[0].query["headers"]) == {"call_uuid": "c-1", "attempt": 1}
     assert disconnected[0].claims is not None
+
+
+async def test_wav_caller(start_stack: StartStack, run_call: RunCall, isolated: Path) -> None:
+    """--wav: a 44.1 kHz stereo file is sent as 16 kHz mono frames, as long as the file."""
+    path = isolated / "caller.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframes(bytes(range(256)) * (44100 * 4 // 2 // 256))
+    stack = await start_stack(tls=False)
+    run = await run_call(stack.argv("--json", "--wav", str(path), seconds=None))
+    assert run.status == 0, run.err
+    report = run.report()
+    assert report["frames"]["planned"] == 25
+    assert report["echo"]["byte_exact"] is True
