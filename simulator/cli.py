@@ -20,6 +20,7 @@ from simulator.audio import FRAMES_PER_SECOND, Pcm, read_wav, write_wav
 from simulator.call import DTMF_DIGITS, Call, CallContext, CallOptions, SignalCache
 from simulator.errors import SimulatorError, UsageError
 from simulator.local_stack import default_cafile, default_secret
+from simulator.ncco import MAX_LIMIT_SECONDS
 from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
 from simulator.report import build_report, render
@@ -105,8 +106,8 @@ def resolve(args: argparse.Namespace) -> Setup:
     seconds = args.seconds
     if seconds is None:
         seconds = wav.seconds if wav else DEFAULT_SECONDS
-    if not 1 / FRAMES_PER_SECOND <= seconds <= 7200:
-        raise UsageError("--seconds must be between 0.02 and 7200")
+    if not 1 / FRAMES_PER_SECOND <= seconds <= MAX_LIMIT_SECONDS:  # Vonage's connect limit
+        raise UsageError(f"--seconds must be between 0.02 and {MAX_LIMIT_SECONDS}")
     if args.webhook_timeout <= 0:
         raise UsageError("--webhook-timeout must be positive")
     secret = None if args.unsigned else (args.secret or default_secret())
@@ -119,15 +120,15 @@ def resolve(args: argparse.Namespace) -> Setup:
     if args.cafile is not None and not args.cafile.is_file():
         raise UsageError(f"--cafile {args.cafile} does not exist")
     return Setup(
-        args.base_url,
-        seconds,
-        wav,
-        secret,
-        cafile,
-        args.webhook_timeout,
-        args.api_key,
-        args.application_id,
-        args.post,
+        base_url=args.base_url,
+        seconds=seconds,
+        wav=wav,
+        secret=secret,
+        cafile=cafile,
+        timeout=args.webhook_timeout,
+        api_key=args.api_key,
+        application_id=args.application_id,
+        post=args.post,
     )
 
 
