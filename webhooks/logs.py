@@ -18,7 +18,7 @@ def configure_logging(level: str) -> None:
         JsonFormatter(
             "%(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger"},
-            timestamp=True,
+            timestamp="time",  # ISO 8601, UTC: the same key as audio_socket's logs
             # uvicorn adds an ANSI-coloured copy of some messages; JSON has no use for it.
             reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )

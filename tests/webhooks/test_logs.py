@@ -33,5 +33,5 @@ def test_records_are_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert first["logger"] == "webhooks"
     assert first["message"] == "call event"
     assert first["status"] == "completed"
-    assert "timestamp" in first
+    assert "time" in first
     assert "color_message" not in second
