@@ -36,7 +36,7 @@ async def serve(tls: Path | None, delay: float, fast: bool) -> None:
     else:
         socket = await FakeSocket(ssl_context=context, host=host, delay=delay).start()
         uri = socket.uri
-    hooks = FakeWebhooks(ssl_context=context, host=host)
+    hooks = FakeWebhooks(ssl_context=context, host=host, keep=False)
 
     async def answer(_request: Request) -> Reply:
         return 200, connect_ncco(uri, f"{hooks.base_url}/webhooks/events")
