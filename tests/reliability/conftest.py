@@ -1,0 +1,34 @@
+"""Fixtures of the reliability tests (issue 5): stacks started by the same launcher as
+``make run``, each with the short timeouts its test needs, stopped when it is done."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stack import Stack
+from tests.e2e.conftest import start_stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker here until pyproject.toml lists it."""
+    config.addinivalue_line(
+        "markers", "reliability: issue 5, what the stack survives (real Caddy, real TLS)"
+    )
+
+
+def started(state_dir: Path, audio_replicas: int, **environ: str) -> Iterator[Stack]:
+    """A started stack, stopped after use (for fixtures)."""
+    stack = start_stack(state_dir, audio_replicas, **environ)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def stack2(tmp_path: Path) -> Iterator[Stack]:
+    """Two audio replicas, a fresh stack for a test that stops or kills one."""
+    yield from started(tmp_path / "stack", 2)
