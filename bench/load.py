@@ -1,0 +1,143 @@
+"""One load run: the simulator's load mode against a base URL, the servers watched.
+
+The simulator is the only load generator (issue 6). It runs as
+``python -m simulator load BASE_URL ... --json`` pinned to the load core, while
+this module samples the watched processes from /proc every
+:data:`SAMPLE_EVERY` seconds: CPU seconds used over the run, and the resident
+memory at the moment most sockets were open.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+from typing import Any, Final
+
+from bench.procs import BenchError, Process, Processes, Usage
+
+SAMPLE_EVERY: Final = 0.2
+EXIT_SLIPPED: Final = 3
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What every load run does."""
+
+    calls: int
+    seconds: float
+    ramp: float
+    workers: int
+    cpus: set[int]
+
+
+@dataclass
+class Watched:
+    """What one watched process did during a run."""
+
+    cpu_s: float
+    rss_delta_bytes: int
+    peak_sockets: int
+
+
+@dataclass
+class LoadRun:
+    """The simulator's summary and the watched processes' usage."""
+
+    summary: dict[str, Any]
+    watched: dict[str, Watched] = field(default_factory=dict)
+
+    @property
+    def frames_echoed(self) -> int:
+        """Frames that came back to the simulator."""
+        return int(self.summary.get("frames_received", 0))
+
+    def cpu_us_per_frame(self, name: str) -> float | None:
+        """CPU microseconds ``name`` spent per echoed frame."""
+        if name not in self.watched or not self.frames_echoed:
+            return None
+        return self.watched[name].cpu_s / self.frames_echoed * 1e6
+
+    def rss_kib_per_call(self, name: str, calls: int) -> float | None:
+        """Resident memory ``name`` grew by per connected call (KiB)."""
+        if name not in self.watched:
+            return None
+        return self.watched[name].rss_delta_bytes / calls / 1024
+
+
+def run_load(
+    procs: Processes,
+    base_url: str,
+    plan: LoadPlan,
+    watch: dict[str, Process],
+    cafile: Path | None = None,
+) -> LoadRun:
+    """Run the simulator's load mode once; the summary and each watched process's usage."""
+    argv = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "load",
+        base_url,
+        "--unsigned",
+        "--calls",
+        str(plan.calls),
+        "--seconds",
+        f"{plan.seconds:g}",
+        "--ramp",
+        f"{plan.ramp:g}",
+        "--workers",
+        str(plan.workers),
+        "--json",
+    ]
+    if cafile is not None:
+        argv += ["--cafile", str(cafile)]
+    out = procs.log_dir / "simulator.json"
+    before = {name: p.usage() for name, p in watch.items()}
+    samples: dict[str, list[Usage]] = {name: [] for name in watch}
+    with out.open("wb") as stdout:
+        simulator = procs.start("simulator", argv, cpus=plan.cpus, stdout=stdout)
+        try:
+            while simulator.popen.poll() is None:
+                for name, process in watch.items():
+                    process.check_alive()
+                    samples[name].append(process.usage())
+                time.sleep(SAMPLE_EVERY)
+        finally:
+            procs.stop(simulator)
+    summary = _parse_summary(out, simulator)
+    watched = {
+        name: _usage(before[name], samples[name], process.usage())
+        for name, process in watch.items()
+    }
+    return LoadRun(summary, watched)
+
+
+def _parse_summary(out: Path, simulator: Process) -> dict[str, Any]:
+    lines = out.read_text().strip().splitlines()
+    try:
+        summary = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise BenchError(
+            f"the simulator gave no summary (status {simulator.popen.returncode}):\n"
+            f"{simulator.log_tail()}"
+        ) from None
+    if not isinstance(summary, dict):
+        raise BenchError("the simulator's summary is not a JSON object")
+    summary["exit_status"] = simulator.popen.returncode
+    return summary
+
+
+def _usage(before: Usage, samples: list[Usage], after: Usage) -> Watched:
+    """CPU over the run; RSS growth at the samples with the most sockets open."""
+    peak = max((s.sockets for s in samples), default=before.sockets)
+    near = peak - max(2, peak // 100)
+    at_peak = [s.rss_bytes for s in samples if s.sockets >= near] or [after.rss_bytes]
+    return Watched(
+        cpu_s=after.cpu_s - before.cpu_s,
+        rss_delta_bytes=int(median(at_peak)) - before.rss_bytes,
+        peak_sockets=peak - before.sockets,
+    )

@@ -1,0 +1,121 @@
+"""The measurements of a bench run: each starts its processes fresh and stops them.
+
+* :func:`measure_direct` — one echo server, calls straight to its socket;
+* :func:`measure_via_caddy` — the same behind Caddy (one variant of its settings);
+* the answer webhook is :mod:`bench.webhooks_rate`.
+
+Calls reach a server through :mod:`bench.answer_stub` (the simulator has no
+direct-socket mode), which runs beside the load on the load core.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.caddy_proxy import Caddy, CaddyVariant, start_caddy
+from bench.load import LoadPlan, LoadRun, run_load
+from bench.procs import LOOPBACK, Process, Processes, free_port, tcp_open, wait_ready
+from bench.servers import Server, ServerKind, start_server
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Row:
+    """One load run's figures, as the results table shows them."""
+
+    server: str
+    path: str  # "direct" or the Caddy variant's name
+    calls: int
+    frames_sent: int
+    frames_echoed: int
+    frames_lost: int
+    calls_failed: int
+    rtt_p50_ms: float | None
+    rtt_p99_ms: float | None
+    server_us_per_frame: float | None
+    server_kib_per_call: float | None
+    caddy_us_per_frame: float | None
+    sim_late_p99_ms: float | None
+    errors: dict[str, int]
+
+    @classmethod
+    def from_run(cls, server: str, path: str, calls: int, run: LoadRun) -> Row:
+        """Figures from the simulator's summary and the watched processes."""
+        summary: dict[str, Any] = run.summary
+        rtt = summary.get("round_trip_ms") or {}
+        late = summary.get("send_lateness_ms") or {}
+        return cls(
+            server=server,
+            path=path,
+            calls=calls,
+            frames_sent=int(summary.get("frames_sent", 0)),
+            frames_echoed=run.frames_echoed,
+            frames_lost=int(summary.get("frames_lost", 0)),
+            calls_failed=int(summary.get("calls_failed", calls)),
+            rtt_p50_ms=rtt.get("p50"),
+            rtt_p99_ms=rtt.get("p99"),
+            server_us_per_frame=run.cpu_us_per_frame("server"),
+            server_kib_per_call=run.rss_kib_per_call("server", calls),
+            caddy_us_per_frame=run.cpu_us_per_frame("caddy"),
+            sim_late_p99_ms=late.get("p99"),
+            errors=dict(summary.get("errors") or {}),
+        )
+
+
+def start_stub(procs: Processes, socket_uri: str, server: Server, cpus: set[int]) -> str:
+    """The answer stub connecting calls to ``socket_uri``; its base URL."""
+    port = free_port()
+    env = dict(os.environ) | {"PYTHONPATH": str(REPO)}
+    env.pop("SOCKET_TOKEN_SECRET", None)
+    if server.token_secret is not None:
+        env["SOCKET_TOKEN_SECRET"] = server.token_secret
+    argv = [sys.executable, "-m", "bench.answer_stub", "--socket", socket_uri, "--port", str(port)]
+    stub = procs.start("answer_stub", argv, env=env, cpus=cpus)
+    wait_ready(stub, tcp_open(port))
+    return f"http://{LOOPBACK}:{port}"
+
+
+def measure_direct(
+    procs: Processes, kind: ServerKind, plan: LoadPlan, server_cpus: set[int]
+) -> Row:
+    """A fresh server, calls straight to its socket."""
+    started = len(procs.started)
+    try:
+        server = start_server(procs, kind, server_cpus)
+        base_url = start_stub(procs, server.socket_uri, server, plan.cpus)
+        run = run_load(procs, base_url, plan, {"server": server.process})
+    finally:
+        _stop_since(procs, started)
+    return Row.from_run(kind.value, "direct", plan.calls, run)
+
+
+def measure_via_caddy(
+    procs: Processes,
+    server: Server,
+    *,
+    variant: CaddyVariant,
+    plan: LoadPlan,
+    server_cpus: set[int],
+    state: Path,
+) -> Row:
+    """Calls through a fresh Caddy of ``variant`` to an already running ``server``."""
+    started = len(procs.started)
+    try:
+        caddy: Caddy = start_caddy(procs, variant, server.port, state, server_cpus)
+        base_url = start_stub(procs, caddy.socket_uri, server, plan.cpus)
+        watch: dict[str, Process] = {"server": server.process, "caddy": caddy.process}
+        run = run_load(procs, base_url, plan, watch, cafile=caddy.cafile)
+    finally:
+        _stop_since(procs, started)
+    return Row.from_run(server.kind.value, variant.name, plan.calls, run)
+
+
+def _stop_since(procs: Processes, count: int) -> None:
+    """Stop what was started after the first ``count`` processes, newest first."""
+    for process in reversed(procs.started[count:]):
+        procs.stop(process)

@@ -1,0 +1,71 @@
+"""``python -m bench --smoke``: every row of the results is produced (no timing checked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.caddy_proxy import VARIANTS
+from bench.servers import node_available
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    not node_available(), reason="the Node peer needs node, npm and ../shared/peers/seed-node"
+)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """RESULTS.md of one smoke run, in a temporary folder."""
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    logs = out.parent / "logs"
+    argv = [sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--log-dir", str(logs)]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=150, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_smoke_writes_every_table(smoke: Path) -> None:
+    """The targets, the servers, Caddy, its settings and the webhooks are all there."""
+    text = smoke.read_text()
+    for heading in (
+        "## Targets (issue 6)",
+        "## Echo servers, direct",
+        "## Through Caddy",
+        "## Caddy settings",
+        "## Answer webhook",
+    ):
+        assert heading in text
+    for variant in VARIANTS:
+        assert f"| {variant.name} |" in text
+    assert "python -m bench --smoke" in text
+
+
+def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
+    """Each load run got frames back, from each server, with no call failed."""
+    raw = json.loads(smoke.with_suffix(".json").read_text())
+    rows = raw["direct"] + raw["caddy"] + raw["variants"]
+    assert {r["server"] for r in raw["direct"]} == {"audio_socket", "node", "minimal echo"}
+    assert len(raw["caddy"]) == 2
+    assert len(raw["variants"]) == len(VARIANTS)
+    for row in rows:
+        assert row["frames_echoed"] > 0, row
+        assert row["calls_failed"] == 0, row
+        assert row["server_us_per_frame"] is not None, row
+    assert all(r["caddy_us_per_frame"] is not None for r in raw["caddy"] + raw["variants"])
+    assert raw["webhooks"]["failed"] == 0
+
+
+def test_smoke_leaves_no_process(smoke: Path) -> None:
+    """Every process the run started was stopped: no log owner is still alive."""
+    logs = smoke.parent / "logs"
+    assert logs.is_dir()
+    mine = subprocess.run(
+        ["pgrep", "-f", str(logs)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert mine == []
