@@ -25,7 +25,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
-from bench.load import LoadPlan
+from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
 from bench.report import Results, render
 from bench.runs import REPO, Row, measure_direct, measure_via_caddy
@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--skip", action="append", default=[], choices=SECTIONS, help="leave a section out"
+    )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        help="seconds to wait, before each measurement, for other load on the machine to stop"
+        " (default 300; --smoke 0)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
     parser.add_argument("--log-dir", type=Path, help="process logs (default: a temporary folder)")
@@ -121,31 +127,39 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
         console.print("[yellow]Node peer unavailable (node, npm or its script): skipped")
         kinds.remove(ServerKind.NODE)
     results = Results(argv, server_cpus, load_cpus, seconds)
+    wait = args.wait_idle if args.wait_idle is not None else (0.0 if args.smoke else 300.0)
     with Processes(log_dir) as procs:
         bench = Bench(procs, server_cpus, load_cpus, ramp, args.workers, log_dir / "caddy")
         if "direct" not in args.skip:
             for n, kind in product(calls, kinds):
                 title = f"{kind.value}, {n} calls, direct"
-                results.direct.append(_step(title, partial(bench.direct, kind, n, seconds)))
+                results.direct.append(_step(title, partial(bench.direct, kind, n, seconds), wait))
         if "caddy" not in args.skip:
             for n, kind in product(calls, kinds[:2]):
                 title = f"{kind.value}, {n} calls, via Caddy"
-                results.caddy.append(_step(title, partial(bench.via_caddy, kind, n, seconds)))
+                results.caddy.append(_step(title, partial(bench.via_caddy, kind, n, seconds), wait))
         if "variants" not in args.skip:
             server = start_server(procs, ServerKind.AUDIO_SOCKET, server_cpus)
             for variant in VARIANTS:
                 title = f"Caddy: {variant.name}, {calls[0]} calls"
                 measure = partial(bench.variant, server, variant, calls[0], variant_seconds)
-                results.variants.append(_step(title, measure))
+                results.variants.append(_step(title, measure, wait))
             procs.stop(server.process)
         if "webhooks" not in args.skip:
             hook_seconds = 1.0 if args.smoke else min(seconds, 10.0)
             measure_hooks = partial(measure_webhooks, procs, server_cpus, hook_seconds)
-            results.webhooks = _step("webhooks: answer throughput and p99 at 200/s", measure_hooks)
+            results.webhooks = _step(
+                "webhooks: answer throughput, p99 at 200/s", measure_hooks, wait
+            )
     return results
 
 
-def _step(title: str, measure: Callable[[], T]) -> T:
+def _step(title: str, measure: Callable[[], T], wait: float = 0.0) -> T:
+    if wait > 0:
+        with console.status(f"[bold]waiting for the machine to be idle before: {title}"):
+            busy = wait_idle(wait)
+        if busy >= IDLE_PERCENT:
+            console.print(f"[yellow]other processes use {busy:.0f} % of a core: measuring anyway")
     started = time.monotonic()
     with console.status(f"[bold]{title}"):
         result = measure()

@@ -10,6 +10,7 @@ memory at the moment most sockets were open.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,10 +18,11 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Final
 
-from bench.procs import BenchError, Process, Processes, Usage
+from bench.procs import CLOCK_TICKS, BenchError, Process, Processes, Usage
 
 SAMPLE_EVERY: Final = 0.2
 EXIT_SLIPPED: Final = 3
+IDLE_PERCENT: Final = 10.0  # of one core, while the bench runs nothing
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class LoadRun:
 
     summary: dict[str, Any]
     watched: dict[str, Watched] = field(default_factory=dict)
+    #: CPU (% of one core) that processes this run did not start used meanwhile.
+    foreign_cpu_percent: float = 0.0
 
     @property
     def frames_echoed(self) -> int:
@@ -98,6 +102,7 @@ def run_load(
     out = procs.log_dir / "simulator.json"
     before = {name: p.usage() for name, p in watch.items()}
     samples: dict[str, list[Usage]] = {name: [] for name in watch}
+    machine, own, started = machine_busy_s(), _own_cpu_s(), time.monotonic()
     with out.open("wb") as stdout:
         simulator = procs.start("simulator", argv, cpus=plan.cpus, stdout=stdout)
         try:
@@ -108,12 +113,44 @@ def run_load(
                 time.sleep(SAMPLE_EVERY)
         finally:
             procs.stop(simulator)
-    summary = _parse_summary(out, simulator)
     watched = {
         name: _usage(before[name], samples[name], process.usage())
         for name, process in watch.items()
     }
-    return LoadRun(summary, watched)
+    ours = _own_cpu_s() - own + sum(w.cpu_s for w in watched.values())
+    foreign = (machine_busy_s() - machine - ours) / (time.monotonic() - started) * 100
+    return LoadRun(_parse_summary(out, simulator), watched, max(0.0, foreign))
+
+
+def wait_idle(limit: float, busy_percent: float = IDLE_PERCENT) -> float:
+    """Wait up to ``limit`` s for the machine to be quiet; the busy % seen last.
+
+    The box may be shared (another engineer's soak or benchmark): figures taken
+    under foreign load measure that load too.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        before = machine_busy_s()
+        time.sleep(1.0)
+        busy = (machine_busy_s() - before) * 100
+        if busy < busy_percent or time.monotonic() >= deadline:
+            return busy
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core has spent busy since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def _own_cpu_s() -> float:
+    """CPU of this process and of the children it has reaped (the simulator and its workers)."""
+    mine, reaped = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return mine.ru_utime + mine.ru_stime + reaped.ru_utime + reaped.ru_stime
 
 
 def _parse_summary(out: Path, simulator: Process) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from bench.webhooks_rate import WebhooksFigures
 CPU_RATIO_MAX = 0.8
 RSS_RATIO_MAX = 0.25
 ANSWER_P99_MAX_MS = 5.0
+FOREIGN_PERCENT = 5.0  # other load during a run worth a caveat (% of one core)
 
 
 @dataclass
@@ -277,10 +278,22 @@ def _slipped(results: Results) -> list[str]:
             + "; ".join(f"{r.server} {r.path} {r.calls} calls" for r in late)
             + ". Those round trips partly measure the load generator."
         )
+    busy = [r for r in rows if r.foreign_cpu_percent >= FOREIGN_PERCENT]
+    if busy:
+        notes.append(
+            "- Other processes (not started by the bench) used CPU during: "
+            + "; ".join(
+                f"{r.server} {r.path} {r.calls} calls ({r.foreign_cpu_percent:.0f} % of a core)"
+                for r in busy
+            )
+            + ". Those rows are disturbed; run again on a quiet machine."
+        )
     failed = [r for r in rows if r.calls_failed or r.errors]
     for r in failed:
         notes.append(f"- {r.server} {r.path} {r.calls} calls: errors {r.errors}")
     if len(notes) == 3:
-        notes.append("- none: the simulator kept its schedule and no call failed.")
+        notes.append(
+            "- none: the simulator kept its schedule, no call failed, the machine was quiet."
+        )
     notes.append(f"- Python {sys.version.split()[0]} runs the bench, the simulator and servers.")
     return notes

@@ -42,6 +42,8 @@ class Row:
     caddy_us_per_frame: float | None
     sim_late_p99_ms: float | None
     errors: dict[str, int]
+    #: CPU (% of one core) used meanwhile by processes the bench did not start.
+    foreign_cpu_percent: float = 0.0
 
     @classmethod
     def from_run(cls, server: str, path: str, calls: int, run: LoadRun) -> Row:
@@ -64,11 +66,14 @@ class Row:
             caddy_us_per_frame=run.cpu_us_per_frame("caddy"),
             sim_late_p99_ms=late.get("p99"),
             errors=dict(summary.get("errors") or {}),
+            foreign_cpu_percent=round(run.foreign_cpu_percent, 1),
         )
 
 
-def start_stub(procs: Processes, socket_uri: str, server: Server, cpus: set[int]) -> str:
-    """The answer stub connecting calls to ``socket_uri``; its base URL."""
+def start_stub(
+    procs: Processes, socket_uri: str, server: Server, cpus: set[int]
+) -> tuple[str, Process]:
+    """The answer stub connecting calls to ``socket_uri``: its base URL and process."""
     port = free_port()
     env = dict(os.environ) | {"PYTHONPATH": str(REPO)}
     env.pop("SOCKET_TOKEN_SECRET", None)
@@ -77,7 +82,7 @@ def start_stub(procs: Processes, socket_uri: str, server: Server, cpus: set[int]
     argv = [sys.executable, "-m", "bench.answer_stub", "--socket", socket_uri, "--port", str(port)]
     stub = procs.start("answer_stub", argv, env=env, cpus=cpus)
     wait_ready(stub, tcp_open(port))
-    return f"http://{LOOPBACK}:{port}"
+    return f"http://{LOOPBACK}:{port}", stub
 
 
 def measure_direct(
@@ -87,8 +92,8 @@ def measure_direct(
     started = len(procs.started)
     try:
         server = start_server(procs, kind, server_cpus)
-        base_url = start_stub(procs, server.socket_uri, server, plan.cpus)
-        run = run_load(procs, base_url, plan, {"server": server.process})
+        base_url, stub = start_stub(procs, server.socket_uri, server, plan.cpus)
+        run = run_load(procs, base_url, plan, {"server": server.process, "stub": stub})
     finally:
         _stop_since(procs, started)
     return Row.from_run(kind.value, "direct", plan.calls, run)
@@ -107,8 +112,8 @@ def measure_via_caddy(
     started = len(procs.started)
     try:
         caddy: Caddy = start_caddy(procs, variant, server.port, state, server_cpus)
-        base_url = start_stub(procs, caddy.socket_uri, server, plan.cpus)
-        watch: dict[str, Process] = {"server": server.process, "caddy": caddy.process}
+        base_url, stub = start_stub(procs, caddy.socket_uri, server, plan.cpus)
+        watch = {"server": server.process, "caddy": caddy.process, "stub": stub}
         run = run_load(procs, base_url, plan, watch, cafile=caddy.cafile)
     finally:
         _stop_since(procs, started)
