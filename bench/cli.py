@@ -28,7 +28,7 @@ from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
 from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
 from bench.report import Results, render
-from bench.runs import REPO, Row, measure_direct, measure_via_caddy
+from bench.runs import REPO, Row, measure_direct, measure_stack, measure_via_caddy
 from bench.servers import Server, ServerKind, node_available, start_server
 from bench.webhooks_rate import measure_webhooks
 
@@ -138,6 +138,11 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
             for n, kind in product(calls, kinds[:2]):
                 title = f"{kind.value}, {n} calls, via Caddy"
                 results.caddy.append(_step(title, partial(bench.via_caddy, kind, n, seconds), wait))
+            for n in calls:
+                stack = partial(
+                    measure_stack, procs, bench.plan(n, seconds), server_cpus, log_dir / "stack"
+                )
+                results.caddy.append(_step(f"the local stack, {n} calls", stack, wait))
         if "variants" not in args.skip:
             server = start_server(procs, ServerKind.AUDIO_SOCKET, server_cpus)
             for variant in VARIANTS:

@@ -10,15 +10,18 @@ memory at the moment most sockets were open.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any, Final
 
 from bench.procs import CLOCK_TICKS, BenchError, Process, Processes, Usage
+from bench.procs import Watched as Watchable
 
 SAMPLE_EVERY: Final = 0.2
 EXIT_SLIPPED: Final = 3
@@ -76,17 +79,22 @@ def run_load(
     procs: Processes,
     base_url: str,
     plan: LoadPlan,
-    watch: dict[str, Process],
+    watch: Mapping[str, Watchable],
+    *,
     cafile: Path | None = None,
+    secret: str | None = None,
 ) -> LoadRun:
-    """Run the simulator's load mode once; the summary and each watched process's usage."""
+    """Run the simulator's load mode once; the summary and each watched process's usage.
+
+    Webhooks are sent unsigned unless ``secret`` is given (the answer stub checks none).
+    """
     argv = [
         sys.executable,
         "-m",
         "simulator",
         "load",
         base_url,
-        "--unsigned",
+        *([] if secret else ["--unsigned"]),
         "--calls",
         str(plan.calls),
         "--seconds",
@@ -104,7 +112,11 @@ def run_load(
     samples: dict[str, list[Usage]] = {name: [] for name in watch}
     machine, own, started = machine_busy_s(), _own_cpu_s(), time.monotonic()
     with out.open("wb") as stdout:
-        simulator = procs.start("simulator", argv, cpus=plan.cpus, stdout=stdout)
+        env = dict(os.environ)
+        env.pop("VONAGE_SIGNATURE_SECRET", None)
+        if secret:
+            env["VONAGE_SIGNATURE_SECRET"] = secret  # not on the command line, seen by ps
+        simulator = procs.start("simulator", argv, env=env, cpus=plan.cpus, stdout=stdout)
         try:
             while simulator.popen.poll() is None:
                 for name, process in watch.items():

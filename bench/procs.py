@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
 import httpx
 
@@ -69,6 +69,40 @@ def read_usage(pid: int) -> Usage:
             with contextlib.suppress(OSError):
                 sockets += os.readlink(fd.path).startswith("socket:")
     return Usage(cpu, rss, sockets)
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of a running process (Go and Node start several) to ``cpus``."""
+    for task in os.scandir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+class Watched(Protocol):
+    """What a load run watches: a process it can read and check."""
+
+    def usage(self) -> Usage:
+        """CPU, RSS and sockets now."""
+
+    def check_alive(self) -> None:
+        """Raise when the process has gone."""
+
+
+@dataclass(frozen=True)
+class ForeignProcess:
+    """A process started by someone else (the stack launcher), watched by pid."""
+
+    name: str
+    pid: int
+
+    def usage(self) -> Usage:
+        """CPU, RSS and sockets now."""
+        return read_usage(self.pid)
+
+    def check_alive(self) -> None:
+        """Raise when the process has gone."""
+        if not Path(f"/proc/{self.pid}").exists():
+            raise BenchError(f"{self.name} (pid {self.pid}) exited during the run")
 
 
 class Process:

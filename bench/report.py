@@ -200,11 +200,17 @@ def _direct_table(rows: list[Row]) -> list[str]:
 def _caddy_table(results: Results) -> list[str]:
     lines = [
         "",
-        f"## Through Caddy ({BASELINE.name}) vs direct",
+        "## Through Caddy vs direct",
         "",
-        "| server | calls | RTT p50 / p99 direct | via Caddy | Caddy adds p50 / p99 |"
+        f"`{BASELINE.name}`: bench/caddy_proxy.py's Caddyfile, the project's `/socket` route"
+        " with a static upstream, TLS from Caddy's local CA. The local stack: `Stack` of"
+        " stack/launcher.py (what `make run` starts) with caddy/Caddyfile itself, signed"
+        " webhooks and per-call credentials; its Caddy, webhooks and audio replica pinned"
+        " to the server core.",
+        "",
+        "| server | path | calls | RTT p50 / p99 direct | via Caddy | Caddy adds p50 / p99 |"
         " Caddy CPU µs/frame | server CPU µs/frame | lost |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in results.caddy:
         direct = _find(results.direct, r.server, r.calls)
@@ -218,7 +224,7 @@ def _caddy_table(results: Results) -> list[str]:
                     f" {(r.rtt_p99_ms or 0) - (direct.rtt_p99_ms or 0):+.2f}"
                 )
         lines.append(
-            f"| {r.server} | {r.calls} | {before} |"
+            f"| {r.server} | {r.path} | {r.calls} | {before} |"
             f" {_f(r.rtt_p50_ms, 2)} / {_f(r.rtt_p99_ms, 2)} | {added} |"
             f" {_f(r.caddy_us_per_frame)} | {_f(r.server_us_per_frame)} | {r.frames_lost:,} |"
         )

@@ -18,10 +18,23 @@ from typing import Any
 
 from bench.caddy_proxy import Caddy, CaddyVariant, start_caddy
 from bench.load import LoadPlan, LoadRun, run_load
-from bench.procs import LOOPBACK, Process, Processes, free_port, tcp_open, wait_ready
+from bench.procs import (
+    LOOPBACK,
+    ForeignProcess,
+    Process,
+    Processes,
+    Watched,
+    free_port,
+    pin,
+    tcp_open,
+    wait_ready,
+)
 from bench.servers import Server, ServerKind, start_server
+from stack.launcher import Stack, StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
+STACK_PATH = "the local stack (caddy/Caddyfile, webhooks)"
+SECRET_VARIABLES = ("VONAGE_SIGNATURE_SECRET", "SOCKET_TOKEN_SECRET")
 
 
 @dataclass
@@ -118,6 +131,32 @@ def measure_via_caddy(
     finally:
         _stop_since(procs, started)
     return Row.from_run(server.kind.value, variant.name, plan.calls, run)
+
+
+def measure_stack(procs: Processes, plan: LoadPlan, server_cpus: set[int], state: Path) -> Row:
+    """The real thing: the stack launcher (``make run``), signed webhooks, credentials,
+    the project's caddy/Caddyfile with its DNS upstream, one audio replica."""
+    environ = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+    config = StackConfig(state_dir=state, https_port=0, environ=environ | {"MAX_CALLS": "2000"})
+    with Stack(config) as stack:
+        assert stack.caddy is not None
+        assert stack.webhooks is not None
+        replica = stack.replicas[0]
+        for pid in (stack.caddy.pid, stack.webhooks.pid, replica.pid):
+            pin(pid, server_cpus)
+        watch: dict[str, Watched] = {
+            "server": ForeignProcess("audio replica", replica.pid),
+            "caddy": ForeignProcess("caddy", stack.caddy.pid),
+        }
+        run = run_load(
+            procs,
+            stack.base_url,
+            plan,
+            watch,
+            cafile=stack.cafile,
+            secret=stack.secrets.vonage_signature_secret,
+        )
+    return Row.from_run(ServerKind.AUDIO_SOCKET.value, STACK_PATH, plan.calls, run)
 
 
 def _stop_since(procs: Processes, count: int) -> None:

@@ -51,7 +51,7 @@ def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
     raw = json.loads(smoke.with_suffix(".json").read_text())
     rows = raw["direct"] + raw["caddy"] + raw["variants"]
     assert {r["server"] for r in raw["direct"]} == {"audio_socket", "node", "minimal echo"}
-    assert len(raw["caddy"]) == 2
+    assert len(raw["caddy"]) == 3
     assert len(raw["variants"]) == len(VARIANTS)
     for row in rows:
         assert row["frames_echoed"] > 0, row
