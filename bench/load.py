@@ -56,6 +56,13 @@ class LoadRun:
     watched: dict[str, Watched] = field(default_factory=dict)
     #: CPU (% of one core) that processes this run did not start used meanwhile.
     foreign_cpu_percent: float = 0.0
+    wall_s: float = 0.0
+
+    def busy_percent(self, name: str) -> float | None:
+        """CPU ``name`` used over the run, % of one core."""
+        if name not in self.watched or self.wall_s <= 0:
+            return None
+        return self.watched[name].cpu_s / self.wall_s * 100
 
     @property
     def frames_echoed(self) -> int:
@@ -130,8 +137,9 @@ def run_load(
         for name, process in watch.items()
     }
     ours = _own_cpu_s() - own + sum(w.cpu_s for w in watched.values())
-    foreign = (machine_busy_s() - machine - ours) / (time.monotonic() - started) * 100
-    return LoadRun(_parse_summary(out, simulator), watched, max(0.0, foreign))
+    wall = time.monotonic() - started
+    foreign = (machine_busy_s() - machine - ours) / wall * 100
+    return LoadRun(_parse_summary(out, simulator), watched, max(0.0, foreign), wall)
 
 
 def wait_idle(limit: float, busy_percent: float = IDLE_PERCENT) -> float:

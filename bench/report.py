@@ -184,14 +184,15 @@ def _direct_table(rows: list[Row]) -> list[str]:
         "## Echo servers, direct (no proxy)",
         "",
         "| server | calls | frames echoed | lost | failed calls | RTT p50 ms | RTT p99 ms |"
-        " CPU µs/frame | RSS KiB/call | simulator late p99 ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        " CPU µs/frame | server core busy % | RSS KiB/call | simulator late p99 ms |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.server} | {r.calls} | {r.frames_echoed:,} | {r.frames_lost:,} |"
             f" {r.calls_failed} | {_f(r.rtt_p50_ms, 2)} | {_f(r.rtt_p99_ms, 2)} |"
-            f" {_f(r.server_us_per_frame)} | {_f(r.server_kib_per_call)} |"
+            f" {_f(r.server_us_per_frame)} | {_f(r.server_busy_percent, 0)} |"
+            f" {_f(r.server_kib_per_call)} |"
             f" {_f(r.sim_late_p99_ms, 2)} |"
         )
     return lines

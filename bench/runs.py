@@ -52,6 +52,8 @@ class Row:
     rtt_p99_ms: float | None
     server_us_per_frame: float | None
     server_kib_per_call: float | None
+    #: The server's CPU over the run, % of one core: near 100 it is saturated.
+    server_busy_percent: float | None
     caddy_us_per_frame: float | None
     sim_late_p99_ms: float | None
     errors: dict[str, int]
@@ -76,6 +78,7 @@ class Row:
             rtt_p99_ms=rtt.get("p99"),
             server_us_per_frame=run.cpu_us_per_frame("server"),
             server_kib_per_call=run.rss_kib_per_call("server", calls),
+            server_busy_percent=run.busy_percent("server"),
             caddy_us_per_frame=run.cpu_us_per_frame("caddy"),
             sim_late_p99_ms=late.get("p99"),
             errors=dict(summary.get("errors") or {}),

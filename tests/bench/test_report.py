@@ -20,6 +20,7 @@ def _row(server: str, cpu: float, rss: float, p99: float, lost: int = 0) -> Row:
         rtt_p99_ms=p99,
         server_us_per_frame=cpu,
         server_kib_per_call=rss,
+        server_busy_percent=50.0,
         caddy_us_per_frame=None,
         sim_late_p99_ms=1.0,
         errors={},
