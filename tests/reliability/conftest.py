@@ -32,3 +32,20 @@ def started(state_dir: Path, audio_replicas: int, **environ: str) -> Iterator[St
 def stack2(tmp_path: Path) -> Iterator[Stack]:
     """Two audio replicas, a fresh stack for a test that stops or kills one."""
     yield from started(tmp_path / "stack", 2)
+
+
+#: Short limits, so that what they cut is cut within the test (issue 2's settings).
+HANDSHAKE_TIMEOUT = 2.0
+SEND_TIMEOUT = 2.0
+
+
+@pytest.fixture(scope="session")
+def hostile_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two replicas with short handshake and send timeouts, shared by the hostile tests,
+    each of which leaves it healthy (that is what they check)."""
+    yield from started(
+        tmp_path_factory.mktemp("hostile"),
+        2,
+        HANDSHAKE_TIMEOUT=str(HANDSHAKE_TIMEOUT),
+        SEND_TIMEOUT=str(SEND_TIMEOUT),
+    )

@@ -175,3 +175,44 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+#: Each call placed alongside hostile input: long enough to overlap it, short enough
+#: that the next one starts soon.
+ALONGSIDE_SECONDS = 2.0
+
+
+@asynccontextmanager
+async def calls_alongside(stack: Stack) -> AsyncIterator[list[CallReport]]:
+    """Simulated calls back to back while the body runs; on exit, each must have passed
+    and every service must still answer its health check."""
+    reports: list[CallReport] = []
+    stop = asyncio.Event()
+    echoing = asyncio.Event()
+
+    async def place_until_stopped() -> None:
+        async with call_group(stack, ALONGSIDE_SECONDS) as group:
+            while not stop.is_set():
+                [call] = group.place(1)
+                await group.wait_echoing([call])
+                echoing.set()
+                reports.extend(await group.reports([call]))
+
+    task = asyncio.create_task(place_until_stopped())
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not echoing.is_set():
+            if task.done():
+                task.result()  # its failure, raised here
+            assert time.monotonic() < deadline, "the call alongside never got going"
+            await asyncio.sleep(0.02)
+        yield reports
+    finally:
+        stop.set()  # the call under way ends as a caller would end it
+        try:
+            await asyncio.wait_for(task, ALONGSIDE_SECONDS + TIMEOUT)
+        finally:
+            task.cancel()
+    for report in reports:
+        assert_clean(report)
+    await asyncio.to_thread(assert_services_healthy, stack)
