@@ -21,6 +21,8 @@ from bench.webhooks_rate import WebhooksFigures
 CPU_RATIO_MAX = 0.8
 RSS_RATIO_MAX = 0.25
 ANSWER_P99_MAX_MS = 5.0
+MEASURED_CODE = ("audio_socket", "webhooks", "caddy", "stack")
+REPO = Path(__file__).resolve().parent.parent
 FOREIGN_PERCENT = 5.0  # other load during a run worth a caveat (% of one core)
 
 
@@ -72,6 +74,24 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
         f"Python {platform.python_version()}, Node {node or 'unknown'}"
     )
+
+
+def code_version() -> str:
+    """The commit measured, and whether the measured services differ from it."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], capture_output=True, text=True, check=False, timeout=10, cwd=REPO
+            )
+        except OSError:
+            return ""
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", *MEASURED_CODE)
+    state = "with uncommitted changes to them" if changed else "as committed"
+    return f"commit {commit}; {', '.join(MEASURED_CODE)} {state}"
 
 
 def _find(rows: list[Row], server: str, calls: int, path: str = "direct") -> Row | None:
@@ -151,6 +171,7 @@ def render(results: Results) -> str:
         f"- command: `{shlex.join(results.argv)}`",
         f"- date: {results.started:%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine()}",
+        f"- code: {code_version()}",
         f"- pinning: servers, Caddy and webhooks on CPU {_cpus(results.server_cpus)};"
         f" the simulator (the only load generator), the answer stub and the bench itself"
         f" on CPU {_cpus(results.load_cpus)}",
