@@ -33,7 +33,8 @@ def main() -> int:
         return EXIT_CONFIGURATION
     configure_logging(settings.log_level)
     try:
-        asyncio.run(run(settings, factory))
+        with asyncio.Runner(loop_factory=settings.loop_factory()) as runner:
+            runner.run(run(settings, factory))
     except CannotListen as exc:
         log.error("cannot listen", extra={"error": str(exc)})  # noqa: TRY400 - no traceback
         return EXIT_CANNOT_LISTEN

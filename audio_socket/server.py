@@ -1,13 +1,14 @@
-"""The audio server: websockets' asyncio server feeding the protocol core.
+"""The audio server: an asyncio server whose connections feed the protocol core.
 
-One process serves many calls. For each connection:
+One process serves many calls. For each connection (``connection.py`` drives
+websockets' Sans-I/O protocol from the event loop's callbacks):
 
-1. ``process_request`` answers ``/healthz`` and ``/metrics``, and admits an
-   upgrade on ``/socket`` only with a valid credential and a free call slot
-   (401 and 503 otherwise: no socket, nothing read);
+1. :meth:`AudioServer.respond` answers ``/healthz`` and ``/metrics``, and
+   admits an upgrade on ``/socket`` only with a valid credential and a free
+   call slot (401 and 503 otherwise: no socket, nothing read);
 2. the first message must open the call (``protocol.parse_first_message``);
-3. a read loop hands binary messages to the handler as audio and text
-   messages to it as classified events;
+3. then binary messages go to the handler as audio and text messages to it as
+   classified events, straight from the connection's ``data_received``;
 4. however the call ends, the handler hears it once, and one log line and the
    metrics record it.
 
@@ -18,15 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Final
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from audio_socket.call import HARD_CAP_FACTOR, CallConnection, Ending, SocketCall
+from audio_socket.call import HARD_CAP_FACTOR, SocketCall
+from audio_socket.connection import CallConnection, Ending, Limits, MaybeAwaitable
 from audio_socket.credentials import parse_authorization, verify_credential
 from audio_socket.errors import (
     CallError,
@@ -38,9 +38,8 @@ from audio_socket.errors import (
     PolicyViolation,
 )
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
-from audio_socket.logs import library_logger
 from audio_socket.metrics import Metrics
-from audio_socket.protocol import CallStart, Dtmf, parse_event, parse_first_message
+from audio_socket.protocol import CallEvent, CallStart, Dtmf, parse_event, parse_first_message
 from audio_socket.settings import AudioSettings
 
 SOCKET_PATH: Final = "/socket"
@@ -58,42 +57,49 @@ class AudioServer:
         self.settings = settings
         self._handler_factory = handler_factory
         self._secret = settings.socket_token_secret.get_secret_value().encode()
-        self._buffer_cap = settings.outbound_buffer_bytes * HARD_CAP_FACTOR
+        s = settings
+        self._limits = Limits(
+            handshake_timeout=s.handshake_timeout,
+            ping_interval=s.ping_interval,
+            ping_timeout=s.ping_timeout,
+            close_timeout=s.close_timeout,
+            send_timeout=s.send_timeout,
+            max_message_bytes=s.max_message_bytes,
+            outbound_buffer_bytes=s.outbound_buffer_bytes,
+            buffer_cap=s.outbound_buffer_bytes * HARD_CAP_FACTOR,
+        )
+        #: Every TCP connection, and ends of calls still running a handler's on_end.
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._open: set[CallConnection] = set()
         #: Admitted upgrades until their TCP connection closes: MAX_CALLS counts these.
-        self._connections: set[CallConnection] = set()
+        self._sessions: dict[CallConnection, _Session] = {}
         #: Calls past their first message: the live traffic counters.
         self._calls: set[SocketCall] = set()
         self.metrics = Metrics(lambda: self._calls)
         self.draining = False
         #: True once the calls left at the end of a drain are being closed.
         self._going_away = False
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
+        #: Handlers' on_end coroutines still running.
+        self._finishing: set[asyncio.Future[None]] = set()
 
     # Lifecycle
 
     async def start(self) -> None:
         """Bind and start listening."""
         s = self.settings
-        self._server = await serve(
-            self._serve_connection,
-            s.audio_host,
-            s.audio_port,
-            process_request=self._process_request,
-            create_connection=CallConnection,
-            # Audio does not compress; deflate would cost CPU on every frame.
-            compression=None,
-            server_header=None,
-            open_timeout=s.handshake_timeout,
-            ping_interval=s.ping_interval,
-            ping_timeout=s.ping_timeout,
-            close_timeout=s.close_timeout,
-            max_size=s.max_message_bytes,
-            write_limit=s.outbound_buffer_bytes,
-            logger=library_logger(),
-        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._connect, s.audio_host, s.audio_port)
         log.info(
             "listening",
-            extra={"host": s.audio_host, "port": self.port, "max_calls": s.max_calls},
+            extra={
+                "host": s.audio_host,
+                "port": self.port,
+                "max_calls": s.max_calls,
+                "event_loop": type(loop).__module__.partition(".")[0],
+            },
         )
 
     @property
@@ -102,7 +108,7 @@ class AudioServer:
         return int(self._running.sockets[0].getsockname()[1])
 
     @property
-    def _running(self) -> Server:
+    def _running(self) -> asyncio.Server:
         if self._server is None:
             raise RuntimeError("server not started")
         return self._server
@@ -110,35 +116,35 @@ class AudioServer:
     @property
     def live_calls(self) -> int:
         """Admitted connections not yet closed."""
-        return len(self._connections)
+        return len(self._sessions)
 
     def stop_accepting(self) -> None:
         """Start draining: stop listening at once, fail health; live calls go on."""
         self.draining = True
         self.metrics.draining = True
-        server = self._running
-        # websockets' close() only schedules closing the listener in a task;
-        # asyncio's closes it now, so no dial can land from here on.
-        server.server.close()
-        server.close(close_connections=False)
+        self._running.close()  # closes the listening sockets now, not the connections
 
     async def close_calls(
         self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server draining"
     ) -> None:
         """Close every admitted connection, by default with 1001 so Vonage reconnects."""
         self._going_away = self._going_away or code == CloseCode.GOING_AWAY
-        connections = list(self._connections)
-        if connections:
-            await asyncio.gather(*(self._close(conn, code, reason) for conn in connections))
+        connections = list(self._sessions)
+        for conn in connections:
+            conn.close(code, reason)  # aborted after CLOSE_TIMEOUT if the peer is silent
+        await asyncio.gather(*(conn.wait_closed() for conn in connections))
 
     async def wait_closed(self) -> None:
-        """Wait until listening stopped and every call's handler returned."""
+        """Wait until listening stopped and every connection and call has ended."""
         await self._running.wait_closed()
+        await self._idle.wait()
 
     async def aclose(self) -> None:
         """Stop listening, close live calls with 1001 and wait for them."""
         if not self.draining:
             self.stop_accepting()
+        for conn in self._open - self._sessions.keys():
+            conn.abort()  # HTTP requests in flight
         await self.close_calls()
         await self.wait_closed()
 
@@ -149,78 +155,113 @@ class AudioServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # HTTP, before any upgrade
+    def _connect(self) -> CallConnection:
+        conn = CallConnection(self, self._limits)
+        self._open.add(conn)
+        self._hold()
+        return conn
 
-    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+    def _hold(self) -> None:
+        self._busy += 1
+        self._idle.clear()
+
+    def _release(self) -> None:
+        self._busy -= 1
+        if not self._busy:
+            self._idle.set()
+
+    # HTTP, before any upgrade (ConnectionHost)
+
+    def respond(self, conn: CallConnection, request: Request) -> Response | None:
+        """Route a request: ``None`` upgrades ``/socket``; anything else is answered."""
         path = request.path.partition("?")[0]
         if path == SOCKET_PATH:
             try:
-                self._admit(_call_connection(ws), request)
+                self._admit(conn, request)
             except HandshakeRejected as exc:
-                return self._reject(ws, exc)
+                return self._reject(conn, exc)
             return None
         if path == HEALTH_PATH:
             if self.draining:
-                return _respond(ws, HTTPStatus.SERVICE_UNAVAILABLE, '{"status":"draining"}')
-            return _respond(ws, HTTPStatus.OK, '{"status":"ok"}')
+                return _respond(conn, HTTPStatus.SERVICE_UNAVAILABLE, '{"status":"draining"}')
+            return _respond(conn, HTTPStatus.OK, '{"status":"ok"}')
         if path == METRICS_PATH:
             body = self.metrics.render().decode()
-            return _respond(ws, HTTPStatus.OK, body, METRICS_CONTENT_TYPE)
-        return ws.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+            return _respond(conn, HTTPStatus.OK, body, METRICS_CONTENT_TYPE)
+        return conn.protocol.reject(HTTPStatus.NOT_FOUND, "Not Found\n")
 
     def _admit(self, conn: CallConnection, request: Request) -> None:
         token = parse_authorization(request.headers.get_all("Authorization"))
         credential = verify_credential(token, self._secret)
-        if len(self._connections) >= self.settings.max_calls:
+        if len(self._sessions) >= self.settings.max_calls:
             raise CallLimitReached("call limit reached")
         conn.call_uuid = credential.call_uuid
-        conn.stall_timeout = self.settings.send_timeout
-        conn.on_lost = self._connections.discard
-        self._connections.add(conn)
+        self._sessions[conn] = _Session(self, conn)
 
-    def _reject(self, ws: ServerConnection, exc: HandshakeRejected) -> Response:
+    def _reject(self, conn: CallConnection, exc: HandshakeRejected) -> Response:
         self.metrics.record_outcome(exc.outcome)
         log.warning(
             "upgrade rejected",
             extra={"status": exc.status.value, "reason": str(exc), "outcome": exc.outcome},
         )
-        response = ws.respond(exc.status, f"{exc.status.phrase}\n")
+        response = conn.protocol.reject(exc.status, f"{exc.status.phrase}\n")
         if exc.status is HTTPStatus.UNAUTHORIZED:
             response.headers["WWW-Authenticate"] = 'Bearer realm="audio_socket"'
         return response
 
-    # WebSocket, after the upgrade
+    # WebSocket, after the upgrade (ConnectionHost)
 
-    async def _serve_connection(self, ws: ServerConnection) -> None:
-        conn = _call_connection(ws)
-        try:
-            start = await self._receive_start(conn)
-        except CallError as exc:
-            await self._close(conn, exc.close_code, exc.reason, abort=exc.abort)
-            self._end_unstarted(conn, "call rejected", Ending.of_error(exc))
-            return
-        except ConnectionClosed:
-            ending = conn.ending(going_away=self._going_away)
-            self._end_unstarted(conn, "call ended before websocket:connected", ending)
-            return
-        await self._run_call(conn, start)
+    def opened(self, conn: CallConnection) -> None:
+        """The upgrade is done: the first message must open the call."""
+        session = self._sessions[conn]
+        session.opened = True
+        conn.on_binary = session.receive_first
+        conn.on_text = session.receive_first
 
-    async def _receive_start(self, conn: CallConnection) -> CallStart:
-        # The handshake deadline covers the upgrade and the first message: a
-        # peer that connects and says nothing holds a call slot for no call.
-        deadline = conn.accepted_at + self.settings.handshake_timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                message = await conn.recv()
-        except TimeoutError:
-            raise PolicyViolation("no websocket:connected in time") from None
-        start = parse_first_message(message)
+    def handshake_expired(self, conn: CallConnection) -> None:
+        """No ``websocket:connected`` in time: a silent peer holds a slot for no call."""
+        self.message_failed(conn, PolicyViolation("no websocket:connected in time"))
+
+    def message_failed(self, conn: CallConnection, exc: Exception) -> None:
+        """Map what a message raised to a close code: the one place it happens."""
+        session = self._sessions.get(conn)
+        if session is None or session.error is not None:
+            return
+        if isinstance(exc, CallError) and session.call is None:
+            session.error = exc
+        else:
+            log.error("call handler failed", exc_info=exc, extra={"call_uuid": conn.call_uuid})
+            session.error = HandlerFailed()
+        error = session.error
+        if error.abort:
+            conn.abort()
+        else:
+            conn.close(error.close_code, error.reason)
+
+    def closed(self, conn: CallConnection) -> None:
+        """The TCP connection is gone: end its call, once."""
+        self._open.discard(conn)
+        session = self._sessions.pop(conn, None)
+        if session is not None and session.opened:
+            if session.call is None:
+                self._end_unstarted(session)
+            else:
+                self._end_call(session, session.call)
+        self._release()
+
+    # Calls
+
+    def new_handler(self) -> CallHandler:
+        """A handler for a call that just started."""
+        return self._handler_factory()
+
+    def start_call(self, session: _Session, start: CallStart) -> SocketCall:
+        """Count and log a call that just sent a valid first message."""
+        conn = session.conn
         if start.call_uuid != conn.call_uuid:
             raise CredentialMismatch
-        return start
-
-    async def _run_call(self, conn: CallConnection, start: CallStart) -> None:
-        call = SocketCall(conn, start, self._buffer_cap)
+        conn.call_started()
+        call = SocketCall(conn, start)
         self._calls.add(call)
         self.metrics.record_handshake(call.started_at - conn.accepted_at)
         log.info(
@@ -231,78 +272,15 @@ class AudioServer:
                 "rate": start.sample_rate,
             },
         )
-        handler: CallHandler | None = None
-        error: CallError | None = None
-        try:
-            handler = self._handler_factory()
-            await _settle(handler.on_start(call, start))
-            await self._read_loop(conn, call, handler)
-        except ConnectionClosed:
-            pass
-        except Exception:
-            log.exception("call handler failed", extra={"call_uuid": start.call_uuid})
-            error = HandlerFailed()
-            await self._close(conn, error.close_code, error.reason)
-        finally:
-            self._calls.discard(call)
-        await call.wait_closing()
-        if error is not None:
-            ending = Ending.of_error(error)
+        return call
+
+    def _end_unstarted(self, session: _Session) -> None:
+        conn = session.conn
+        if session.error is not None:
+            message, ending = "call rejected", Ending.of_error(session.error)
         else:
+            message = "call ended before websocket:connected"
             ending = conn.ending(going_away=self._going_away)
-        await self._end_call(call, handler, ending)
-
-    async def _read_loop(
-        self, conn: CallConnection, call: SocketCall, handler: CallHandler
-    ) -> None:
-        # The hot path: 50 messages a second per call. Bound methods and
-        # counters on the call object; no per-frame logging unless DEBUG.
-        recv = conn.recv
-        on_audio = handler.on_audio
-        on_event = handler.on_event
-        debug = log.isEnabledFor(logging.DEBUG)
-        while True:
-            message = await recv()
-            if isinstance(message, bytes):
-                call.frames_in += 1
-                call.bytes_in += len(message)
-                pending = on_audio(message)
-            else:
-                # Text is an event, never audio, never echoed (§3).
-                event = parse_event(message)
-                if isinstance(event, Dtmf):
-                    call.dtmf_events += 1
-                if debug:
-                    log.debug(
-                        "call event",
-                        extra={"call_uuid": call.call_uuid, "event": type(event).__name__},
-                    )
-                pending = on_event(event)
-            if pending is not None:
-                await pending
-            if conn.paused:
-                await call.drain()
-
-    async def _close(
-        self, conn: ServerConnection, code: int, reason: str, *, abort: bool = False
-    ) -> None:
-        """Close ``conn``; never wait longer than ``CLOSE_TIMEOUT``.
-
-        websockets bounds the wait for the peer's close frame, but not a write
-        into a full buffer: a peer that does not read is aborted.
-        """
-        if not abort:
-            try:
-                async with asyncio.timeout(self.settings.close_timeout):
-                    await conn.close(code, reason)
-            except TimeoutError:
-                pass
-            else:
-                return
-        conn.transport.abort()
-        await conn.wait_closed()
-
-    def _end_unstarted(self, conn: CallConnection, message: str, ending: Ending) -> None:
         self.metrics.record_outcome(ending.outcome)
         log.warning(
             message,
@@ -314,48 +292,127 @@ class AudioServer:
             },
         )
 
-    async def _end_call(
-        self, call: SocketCall, handler: CallHandler | None, ending: Ending
-    ) -> None:
+    def _end_call(self, session: _Session, call: SocketCall) -> None:
+        self._calls.discard(call)
+        if session.error is not None:
+            ending = Ending.of_error(session.error)
+        else:
+            ending = session.conn.ending(going_away=self._going_away)
         self.metrics.record_call_end(call)
         self.metrics.record_outcome(ending.outcome)
-        if handler is not None:
+        pending: MaybeAwaitable = None
+        if session.handler is not None:
             try:
-                await _settle(handler.on_end(CallEnd(ending.code, ending.reason, ending.outcome)))
+                pending = session.handler.on_end(
+                    CallEnd(ending.code, ending.reason, ending.outcome)
+                )
             except Exception:
                 log.exception("call handler failed", extra={"call_uuid": call.call_uuid})
-        log.info(
-            "call ended",
-            extra={
-                "call_uuid": call.call_uuid,
-                "attempt": call.start.attempt,
-                "rate": call.start.sample_rate,
-                "frames_in": call.frames_in,
-                "frames_out": call.frames_out,
-                "dtmf_events": call.dtmf_events,
-                "duration_s": round(asyncio.get_running_loop().time() - call.started_at, 3),
-                "close_code": ending.code,
-                "close_reason": ending.reason,
-                "outcome": ending.outcome,
-            },
-        )
+        if pending is None:
+            _log_call_end(call, ending)
+        else:
+            self._hold()
+            task = asyncio.ensure_future(self._finish_call(call, ending, pending))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+
+    async def _finish_call(
+        self, call: SocketCall, ending: Ending, pending: Awaitable[None]
+    ) -> None:
+        try:
+            await pending
+        except Exception:
+            log.exception("call handler failed", extra={"call_uuid": call.call_uuid})
+        finally:
+            _log_call_end(call, ending)
+            self._release()
 
 
-def _call_connection(ws: ServerConnection) -> CallConnection:
-    if not isinstance(ws, CallConnection):
-        raise TypeError("the server creates CallConnection objects only")
-    return ws
+class _Session:
+    """What the server knows of one admitted connection: its call, handler, error."""
+
+    __slots__ = (
+        "call",
+        "conn",
+        "error",
+        "handler",
+        "live",
+        "on_audio",
+        "on_event",
+        "opened",
+        "server",
+    )
+
+    def __init__(self, server: AudioServer, conn: CallConnection) -> None:
+        self.server = server
+        self.conn = conn
+        self.opened = False
+        self.call: SocketCall | None = None
+        #: The same call, once started (the hot path needs no None check).
+        self.live: SocketCall
+        self.handler: CallHandler | None = None
+        #: Why the server closed the call, if it did.
+        self.error: CallError | None = None
+        self.on_audio: Callable[[bytes], MaybeAwaitable] = _unset
+        self.on_event: Callable[[CallEvent], MaybeAwaitable] = _unset
+
+    def receive_first(self, message: str | bytes) -> MaybeAwaitable:
+        """The first message: it opens the call, or its error closes the socket."""
+        start = parse_first_message(message)
+        call = self.call = self.live = self.server.start_call(self, start)
+        handler = self.handler = self.server.new_handler()
+        self.on_audio = handler.on_audio
+        self.on_event = handler.on_event
+        self.conn.on_binary = self.receive_audio
+        self.conn.on_text = self.receive_event
+        return handler.on_start(call, start)
+
+    def receive_audio(self, frame: bytes) -> MaybeAwaitable:
+        """The hot path: 50 a second per call. Plain counters, no logging."""
+        call = self.live
+        call.frames_in += 1
+        call.bytes_in += len(frame)
+        return self.on_audio(frame)
+
+    def receive_event(self, text: str) -> MaybeAwaitable:
+        """Text is an event, never audio, never echoed (§3)."""
+        event = parse_event(text)
+        call = self.live
+        if isinstance(event, Dtmf):
+            call.dtmf_events += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "call event", extra={"call_uuid": call.call_uuid, "event": type(event).__name__}
+            )
+        return self.on_event(event)
 
 
-async def _settle(result: Awaitable[None] | None) -> None:
-    if result is not None:
-        await result
+def _unset(message: object) -> None:
+    raise RuntimeError("the call has no handler yet")
+
+
+def _log_call_end(call: SocketCall, ending: Ending) -> None:
+    log.info(
+        "call ended",
+        extra={
+            "call_uuid": call.call_uuid,
+            "attempt": call.start.attempt,
+            "rate": call.start.sample_rate,
+            "frames_in": call.frames_in,
+            "frames_out": call.frames_out,
+            "dtmf_events": call.dtmf_events,
+            "duration_s": round(asyncio.get_running_loop().time() - call.started_at, 3),
+            "close_code": ending.code,
+            "close_reason": ending.reason,
+            "outcome": ending.outcome,
+        },
+    )
 
 
 def _respond(
-    ws: ServerConnection, status: HTTPStatus, body: str, content_type: str = "application/json"
+    conn: CallConnection, status: HTTPStatus, body: str, content_type: str = "application/json"
 ) -> Response:
-    response = ws.respond(status, body)
+    response = conn.protocol.reject(status, body)
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = content_type
     return response

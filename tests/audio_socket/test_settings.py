@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,28 @@ def test_every_bad_variable_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -
     assert all(line.startswith("configuration error: ") for line in lines)
     handler_line = next(line for line in lines if "AUDIO_HANDLER" in line)
     assert "cannot import 'no_such_module'" in handler_line
+
+
+def test_event_loop_is_uvloop_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AUDIO_EVENT_LOOP=auto (the default) takes uvloop, the cheaper loop per frame."""
+    uvloop = pytest.importorskip("uvloop")
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    s = load_settings(env_file=None)
+    assert s.audio_event_loop == "auto"
+    assert s.loop_factory() is uvloop.new_event_loop
+
+
+def test_event_loop_asyncio_keeps_the_standard_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AUDIO_EVENT_LOOP=asyncio: no loop factory, asyncio's own loop."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    monkeypatch.setenv("AUDIO_EVENT_LOOP", "asyncio")
+    assert load_settings(env_file=None).loop_factory() is None
+
+
+def test_uvloop_required_but_missing_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AUDIO_EVENT_LOOP=uvloop without uvloop installed stops start-up, naming it."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now fails
+    lines = problems(monkeypatch, SOCKET_TOKEN_SECRET=SECRET, AUDIO_EVENT_LOOP="uvloop")
+    assert lines == ["configuration error: AUDIO_EVENT_LOOP: uvloop is not installed"]

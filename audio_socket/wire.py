@@ -1,0 +1,233 @@
+"""WebSocket bytes in and out, with a short cut for the one frame audio uses.
+
+websockets' Sans-I/O ``ServerProtocol`` is the protocol implementation: the
+handshake, control frames, fragmentation, the closing handshake and every
+error. Its frame parser is a chain of generators, though, and an audio call
+sends 50 frames a second that all look alike: one complete, masked,
+unfragmented binary frame (RFC 6455 §5.2, §5.3). :class:`FrameReader` takes
+exactly those itself, whole, while websockets would accept them without any
+check failing, and hands every other byte to the protocol unchanged, in order.
+The property tests show the two give the same events and the same output for
+any byte stream split any way.
+
+On the way out a server frame is unmasked (§5.1), so a binary frame is a fixed
+header and the payload: :func:`binary_header` builds what ``Frame.serialize``
+would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from websockets.protocol import CONNECTING, OPEN
+from websockets.server import ServerProtocol
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
+
+#: FIN set, no RSV bits, opcode 2 (binary): the first byte of an audio frame.
+_FIN_BINARY: Final = 0x82
+_MASK_BIT: Final = 0x80
+_LENGTH_16: Final = 126
+_LENGTH_64: Final = 127
+#: The end of an HTTP request's head: a WebSocket upgrade has no body.
+_END_OF_HEAD: Final = b"\r\n\r\n"
+#: The longest frame header: 2 bytes, a 64-bit length, a 4-byte mask.
+MAX_HEADER_BYTES: Final = 14
+
+
+def binary_header(size: int) -> bytes:
+    """The header of an unmasked, final binary frame carrying ``size`` bytes."""
+    if size < _LENGTH_16:
+        return bytes((_FIN_BINARY, size))
+    if size < 1 << 16:
+        return bytes((_FIN_BINARY, _LENGTH_16)) + size.to_bytes(2, "big")
+    return bytes((_FIN_BINARY, _LENGTH_64)) + size.to_bytes(8, "big")
+
+
+def frame_size(data: bytes, start: int) -> int | None:
+    """The whole size of the client frame that begins at ``data[start]``.
+
+    ``None`` while its header is incomplete. Masked or not, as the header says.
+    """
+    available = len(data) - start
+    if available < 2:
+        return None
+    second = data[start + 1]
+    length = second & 0x7F
+    size = 2 + (4 if second & _MASK_BIT else 0)
+    if length == _LENGTH_16:
+        if available < 4:
+            return None
+        length = int.from_bytes(data[start + 2 : start + 4], "big")
+        size += 2
+    elif length == _LENGTH_64:
+        if available < 10:
+            return None
+        length = int.from_bytes(data[start + 2 : start + 10], "big")
+        size += 8
+    return size + length
+
+
+class FrameReader:
+    """Feeds received bytes to a server protocol, taking plain binary frames itself.
+
+    Once the protocol is OPEN, and while it stays OPEN, this reader knows where
+    each frame starts. A frame that is complete, final, binary, masked, within
+    the size limit, outside a fragmented message, goes to ``on_binary`` with
+    its payload unmasked. Any other frame's bytes go to the protocol as they
+    arrive, and ``on_protocol`` is called to collect its events and output.
+    An incomplete plain frame is held back: websockets would only buffer it.
+    """
+
+    __slots__ = (
+        "_debug",
+        "_held",
+        "_limit",
+        "_on_binary",
+        "_on_protocol",
+        "_protocol",
+        "_request_tail",
+        "_slow_head",
+        "_slow_left",
+    )
+
+    def __init__(
+        self,
+        protocol: ServerProtocol,
+        on_binary: Callable[[bytes], object],
+        on_protocol: Callable[[], object],
+    ) -> None:
+        if protocol.max_fragment_size is not None or protocol.extensions:
+            raise ValueError("the short cut knows neither extensions nor fragment limits")
+        self._protocol = protocol
+        self._on_binary = on_binary
+        self._on_protocol = on_protocol
+        self._limit = protocol.max_message_size
+        # DEBUG logs each frame: then websockets parses them all, and logs them.
+        self._debug = protocol.debug
+        #: The start of a plain frame not yet complete.
+        self._held = b""
+        #: The last bytes of an unfinished HTTP request head.
+        self._request_tail = b""
+        #: The header bytes given to the protocol of a frame whose size is unknown yet.
+        self._slow_head: bytes | None = None
+        #: Bytes of the current frame the protocol still has to be given.
+        self._slow_left = 0
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes received from the network."""
+        if self._held:
+            data = self._held + data
+            self._held = b""
+        protocol = self._protocol
+        pos, end = 0, len(data)
+        while pos < end:
+            state = protocol.state
+            if state is not OPEN:
+                if state is CONNECTING:
+                    pos = self._give_request(data, pos)
+                    continue
+                # Closing or failed: websockets does it all.
+                self._give(data[pos:] if pos else data)
+                return
+            if self._slow_left or self._slow_head is not None:
+                pos = self._continue_slow(data, pos)
+                continue
+            if data[pos] == _FIN_BINARY and protocol.current_size is None and not self._debug:
+                size = self._plain_frame_size(data, pos)
+                if size is None:  # header or payload incomplete
+                    self._held = data[pos:] if pos else data
+                    return
+                if size:
+                    pos = self._take_plain(data, pos, size)
+                    continue
+            pos = self._start_slow(data, pos)
+
+    def feed_eof(self) -> None:
+        """The peer closed its side: whatever is held goes to websockets first."""
+        if self._held:
+            held, self._held = self._held, b""
+            self._give(held)
+        self._protocol.receive_eof()
+        self._on_protocol()
+
+    def _give_request(self, data: bytes, pos: int) -> int:
+        """Give the protocol the HTTP request, and not one byte past its end.
+
+        ``on_protocol`` answers the request, so the protocol is OPEN, at a frame
+        boundary with nothing buffered, when the frames after it are read.
+        """
+        tail = self._request_tail
+        found = (tail + data[pos : pos + 3]).find(_END_OF_HEAD)
+        if found >= 0:
+            upto = pos + found + len(_END_OF_HEAD) - len(tail)
+        else:
+            found = data.find(_END_OF_HEAD, pos)
+            upto = len(data) if found < 0 else found + len(_END_OF_HEAD)
+        self._request_tail = b"" if found >= 0 else (tail + data[pos:])[-3:]
+        self._give(data[pos:upto])
+        return upto
+
+    def _plain_frame_size(self, data: bytes, pos: int) -> int | None:
+        """Size of the plain frame at ``pos``; 0 if it is not one; None if incomplete."""
+        end = len(data)
+        if end - pos < 2:
+            return None
+        second = data[pos + 1]
+        if not second & _MASK_BIT:
+            return 0
+        length = second & 0x7F
+        if length < _LENGTH_16:
+            size = 6 + length
+        else:
+            whole = frame_size(data, pos)
+            if whole is None:
+                return None
+            size = whole
+            length = size - (8 if length == _LENGTH_16 else 14)
+        limit = self._limit
+        if limit is not None and length > limit:
+            return 0  # websockets raises PayloadTooBig: let it
+        return size if end - pos >= size else None
+
+    def _take_plain(self, data: bytes, pos: int, size: int) -> int:
+        end = pos + size
+        length_byte = data[pos + 1] & 0x7F
+        start = pos + (6 if length_byte < _LENGTH_16 else 8 if length_byte == _LENGTH_16 else 14)
+        payload = apply_mask(data[start:end], data[start - 4 : start])
+        self._on_binary(payload)
+        return end
+
+    def _start_slow(self, data: bytes, pos: int) -> int:
+        size = frame_size(data, pos)
+        if size is None:
+            self._slow_head = data[pos:]
+            self._give(self._slow_head)
+            return len(data)
+        return self._give_slow(data, pos, size)
+
+    def _continue_slow(self, data: bytes, pos: int) -> int:
+        if self._slow_head is not None:
+            head = self._slow_head
+            size = frame_size(head + data[pos : pos + MAX_HEADER_BYTES], 0)
+            if size is None:
+                self._slow_head = head + data[pos:]
+                self._give(data[pos:])
+                return len(data)
+            self._slow_head = None
+            self._slow_left = size - len(head)
+        return self._give_slow(data, pos, self._slow_left)
+
+    def _give_slow(self, data: bytes, pos: int, left: int) -> int:
+        take = min(left, len(data) - pos)
+        self._slow_left = left - take
+        self._give(data[pos : pos + take])
+        return pos + take
+
+    def _give(self, data: bytes) -> None:
+        self._protocol.receive_data(data)
+        self._on_protocol()
