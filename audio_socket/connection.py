@@ -105,6 +105,37 @@ class ConnectionHost(Protocol):
 class CallConnection(asyncio.Protocol):
     """The WebSocket side of one call, driven by the event loop's callbacks."""
 
+    # Hundreds per process: slots keep each a few hundred bytes smaller.
+    __slots__ = (
+        "_backlog",
+        "_close_timer",
+        "_closed",
+        "_drained",
+        "_fragments",
+        "_handshake_timer",
+        "_header",
+        "_header_size",
+        "_host",
+        "_limits",
+        "_loop",
+        "_message_opcode",
+        "_ping_data",
+        "_ping_timer",
+        "_pong_timer",
+        "_reader",
+        "_stall_timer",
+        "_waiting",
+        "accepted_at",
+        "call_uuid",
+        "on_binary",
+        "on_text",
+        "paused",
+        "protocol",
+        "stalled",
+        "started",
+        "transport",
+    )
+
     def __init__(self, host: ConnectionHost, limits: Limits) -> None:
         self._host = host
         self._limits = limits
@@ -126,13 +157,14 @@ class CallConnection(asyncio.Protocol):
         self.paused = False
         self._header = b""  # binary_header() of the last frame size sent
         self._header_size = -1
-        self._fragments: list[bytes] = []
+        self._fragments: list[bytes] | None = None
         self._message_opcode = Opcode.BINARY
         #: True while a message callback's awaitable runs: later messages wait.
         self._waiting = False
         self._backlog: collections.deque[tuple[bool, bytes]] | None = None
         self._drained: asyncio.Future[None] | None = None
-        self._closed: asyncio.Future[None] = self._loop.create_future()
+        #: Created when someone waits for the end; True once the connection is gone.
+        self._closed: asyncio.Future[None] | bool = False
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
@@ -171,7 +203,9 @@ class CallConnection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self._release_drain()
-        self._closed.set_result(None)
+        if isinstance(self._closed, asyncio.Future):
+            self._closed.set_result(None)
+        self._closed = True
         self._host.closed(self)
 
     def pause_writing(self) -> None:
@@ -240,13 +274,17 @@ class CallConnection(asyncio.Protocol):
 
     async def drain(self) -> None:
         """Wait until the outbound buffer is below its high-water mark (or the end)."""
-        if self.paused and not self._closed.done():
+        if self.paused and self._closed is not True:
             if self._drained is None:
                 self._drained = self._loop.create_future()
             await asyncio.shield(self._drained)
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is gone."""
+        if self._closed is True:
+            return
+        if self._closed is False:
+            self._closed = self._loop.create_future()
         await asyncio.shield(self._closed)
 
     def ending(self, *, going_away: bool) -> Ending:
@@ -325,15 +363,18 @@ class CallConnection(asyncio.Protocol):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if not frame.fin:  # the first fragment (websockets checked the sequence)
                 self._message_opcode = opcode
-                self._fragments.append(bytes(frame.data))
+                self._fragments = [bytes(frame.data)]
                 return
             data = bytes(frame.data)
         elif opcode is Opcode.CONT:
-            self._fragments.append(bytes(frame.data))
+            fragments = self._fragments
+            if fragments is None:
+                return  # websockets refuses a stray continuation before it gets here
+            fragments.append(bytes(frame.data))
             if not frame.fin:
                 return
-            data = b"".join(self._fragments)
-            self._fragments.clear()
+            data = b"".join(fragments)
+            self._fragments = None
             opcode = self._message_opcode
         else:
             return  # PING is answered and CLOSE handled by websockets

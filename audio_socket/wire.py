@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from websockets.protocol import CONNECTING, OPEN
+from websockets.protocol import CONNECTING, OPEN, Protocol
 from websockets.server import ServerProtocol
 
 try:
@@ -70,6 +70,21 @@ def frame_size(data: bytes, start: int) -> int | None:
         length = int.from_bytes(data[start + 2 : start + 10], "big")
         size += 8
     return size + length
+
+
+def _forget_request(protocol: ServerProtocol) -> None:
+    """Restart the parser of a protocol just OPEN, so it lets go of the request.
+
+    ``ServerProtocol.parse()`` parses the request, then runs ``Protocol.parse()``
+    for the rest of the connection, holding the request (its headers, the
+    credential: 2-3 KiB) as a local all along. With nothing buffered that
+    generator waits for the first frame, exactly where a new
+    ``Protocol.parse()`` starts. (websockets swaps ``parser`` the same way when
+    a connection closes.)
+    """
+    parser = Protocol.parse(protocol)
+    next(parser)
+    protocol.parser = parser
 
 
 class FrameReader:
@@ -170,6 +185,9 @@ class FrameReader:
             upto = len(data) if found < 0 else found + len(_END_OF_HEAD)
         self._request_tail = b"" if found >= 0 else (tail + data[pos:])[-3:]
         self._give(data[pos:upto])
+        protocol = self._protocol
+        if protocol.state is OPEN and not protocol.reader.buffer:
+            _forget_request(protocol)
         return upto
 
     def _plain_frame_size(self, data: bytes, pos: int) -> int | None:
