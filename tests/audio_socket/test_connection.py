@@ -1,0 +1,161 @@
+"""The WebSocket I/O layer against real sockets: what the event loop's callbacks must keep."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from audio_socket.errors import Outcome
+from audio_socket.handlers import CallHandler, EchoHandler, HandlerFactory
+from audio_socket.handlers.base import CallControl
+from audio_socket.protocol import CallStart
+from audio_socket.server import AudioServer
+from tests.audio_socket.helpers import (
+    close_of,
+    connected_message,
+    eventually,
+    make_settings,
+    mint,
+    open_call,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@asynccontextmanager
+async def running(
+    handler: HandlerFactory = EchoHandler, **settings: Any
+) -> AsyncIterator[AudioServer]:
+    """A server with these settings, stopped when the block ends."""
+    async with AudioServer(make_settings(**settings), handler) as server:
+        yield server
+
+
+def outcomes(server: AudioServer, outcome: Outcome) -> float:
+    """How many calls ended with ``outcome``."""
+    value = server.metrics.registry.get_sample_value("audio_calls_total", {"outcome": outcome})
+    return value or 0.0
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """A masked client frame (RFC 6455 §5.2)."""
+    mask = os.urandom(4)
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    head = (
+        struct.pack("!BB", first, 0x80 | size)
+        if size < 126
+        else struct.pack("!BBH", first, 0x80 | 126, size)
+    )
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def upgrade_request(token: str) -> bytes:
+    """The HTTP upgrade Vonage sends, with the credential."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        "GET /socket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    ).encode()
+
+
+async def test_frames_in_the_upgrade_packet_are_read() -> None:
+    """Request, first message and audio in one write: 101, then the echo."""
+    frame = os.urandom(640)
+    async with running() as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            upgrade_request(mint())
+            + client_frame(1, connected_message().encode())
+            + client_frame(2, frame)
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        echoed = await reader.readexactly(4 + 640)
+        assert echoed == b"\x82\x7e\x02\x80" + frame
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_fragmented_messages_arrive_whole() -> None:
+    """A fragmented first message and fragmented audio reach the call reassembled."""
+    first = connected_message().encode()
+    audio = os.urandom(640)
+    async with running() as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(upgrade_request(mint()))
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(client_frame(1, first[:10], fin=False) + client_frame(0, first[10:]))
+        writer.write(client_frame(9, b"ping"))  # control frames may come between fragments
+        writer.write(client_frame(2, audio[:100], fin=False))
+        writer.write(client_frame(9, b"ping") + client_frame(0, audio[100:]))
+        pongs = await reader.readexactly(2 * (2 + 4))
+        assert pongs == b"\x8a\x04ping" * 2
+        assert await reader.readexactly(4 + 640) == b"\x82\x7e\x02\x80" + audio
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_invalid_utf8_in_a_later_text_message_is_1007() -> None:
+    """Text must be UTF-8 all call long, not only in the first message (RFC 6455 §8.1)."""
+    async with running() as server, open_call(server.port) as ws:
+        await ws.send(b"{\xff}", text=True)
+        close_code, _ = await close_of(ws)
+    assert close_code == 1007
+
+
+async def test_pongs_keep_the_call_alive() -> None:
+    """A peer that answers pings stays connected well past several ping timeouts."""
+    async with running(ping_interval=0.05, ping_timeout=0.1) as server:
+        async with open_call(server.port) as ws:
+            for _ in range(10):
+                frame = os.urandom(640)
+                await ws.send(frame)
+                assert await ws.recv() == frame
+                await asyncio.sleep(0.05)
+        await eventually(lambda: outcomes(server, Outcome.COMPLETED) == 1)
+    assert outcomes(server, Outcome.FAILED) == 0
+
+
+class SlowHandler(CallHandler):
+    """Echoes each frame after an await: later frames must wait their turn."""
+
+    def on_start(self, call: CallControl, start: CallStart) -> None:
+        self.call = call
+
+    async def on_audio(self, frame: bytes) -> None:
+        await asyncio.sleep(0.005)
+        self.call.send_audio(frame)
+
+
+async def test_an_awaiting_handler_gets_frames_in_order() -> None:
+    """A burst of frames to an async on_audio comes back complete and in order."""
+    frames = [os.urandom(640) for _ in range(30)]
+    async with running(SlowHandler) as server, open_call(server.port) as ws:
+        for frame in frames:
+            await ws.send(frame)
+        assert [await ws.recv() for _ in frames] == frames
+
+
+async def test_peer_that_never_answers_the_close_is_cut_off() -> None:
+    """The closing handshake is bounded by CLOSE_TIMEOUT: then the TCP connection goes."""
+    async with running(close_timeout=0.2) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(upgrade_request(mint()) + client_frame(1, connected_message().encode()))
+        await reader.readuntil(b"\r\n\r\n")
+        await eventually(
+            lambda: server.metrics.registry.get_sample_value("audio_calls_active") == 1
+        )
+        await server.close_calls()  # the peer reads the 1001 but never answers
+        assert server.live_calls == 0
+        assert await reader.readexactly(2) == b"\x88\x11"  # 1001 + "server draining"
+        writer.close()
+    assert outcomes(server, Outcome.DRAINED) == 1
