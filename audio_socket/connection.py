@@ -19,14 +19,15 @@ import codecs
 import collections
 import os
 from collections.abc import Awaitable, Callable
-from typing import Final, NamedTuple, Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
-from audio_socket.errors import CallError, CloseCode, Outcome, PeerNotReading
+from audio_socket.endings import Ending, ending_of
+from audio_socket.errors import CloseCode
 from audio_socket.framing import AudioBytes
 from audio_socket.logs import library_logger
 from audio_socket.wire import FrameReader, binary_header
@@ -35,33 +36,6 @@ from audio_socket.wire import FrameReader, binary_header
 MaybeAwaitable = Awaitable[None] | None
 OnMessage = Callable[[bytes], MaybeAwaitable]
 OnText = Callable[[str], MaybeAwaitable]
-
-#: What it means when this server sent the first close frame. 1001 from a
-#: handler is a completed call; from the drain, a drained one.
-_OUTCOME_OF_SENT_CODE: Final[dict[int, Outcome]] = {
-    CloseCode.NORMAL_CLOSURE: Outcome.COMPLETED,
-    CloseCode.GOING_AWAY: Outcome.COMPLETED,
-    CloseCode.PROTOCOL_ERROR: Outcome.REJECTED_PROTOCOL,
-    CloseCode.UNSUPPORTED_DATA: Outcome.REJECTED_PROTOCOL,
-    CloseCode.INVALID_DATA: Outcome.REJECTED_PROTOCOL,
-    CloseCode.POLICY_VIOLATION: Outcome.REJECTED_PROTOCOL,
-    CloseCode.MESSAGE_TOO_BIG: Outcome.REJECTED_LIMIT,
-}
-#: Close codes a peer ends a call with in the ordinary way (1005: no code).
-_PEER_NORMAL_CODES: Final = frozenset({1000, 1001, 1005})
-
-
-class Ending(NamedTuple):
-    """How a connection ended: close code, reason, and the metric outcome."""
-
-    code: int
-    reason: str
-    outcome: Outcome
-
-    @classmethod
-    def of_error(cls, error: CallError) -> Ending:
-        """The ending an error imposes."""
-        return cls(int(error.close_code), error.reason, error.outcome)
 
 
 class Limits(NamedTuple):
@@ -288,26 +262,8 @@ class CallConnection(asyncio.Protocol):
         await asyncio.shield(self._closed)
 
     def ending(self, *, going_away: bool) -> Ending:
-        """How this closed connection ended, from the close frames exchanged.
-
-        ``going_away``: the server was closing calls with 1001 to finish a drain.
-        """
-        if self.stalled:
-            return Ending.of_error(PeerNotReading())
-        protocol = self.protocol
-        sent, received = protocol.close_sent, protocol.close_rcvd
-        if sent is not None and not protocol.close_rcvd_then_sent:
-            if sent.code == CloseCode.GOING_AWAY and going_away:
-                return Ending(sent.code, sent.reason, Outcome.DRAINED)
-            return Ending(
-                sent.code, sent.reason, _OUTCOME_OF_SENT_CODE.get(sent.code, Outcome.FAILED)
-            )
-        if received is not None:
-            normal = received.code in _PEER_NORMAL_CODES
-            return Ending(
-                received.code, received.reason, Outcome.COMPLETED if normal else Outcome.FAILED
-            )
-        return Ending(int(CloseCode.ABNORMAL_CLOSURE), "connection lost", Outcome.FAILED)
+        """How this closed connection ended (see :func:`~audio_socket.endings.ending_of`)."""
+        return ending_of(self.protocol, stalled=self.stalled, going_away=going_away)
 
     # Receiving
 

@@ -26,8 +26,9 @@ from typing import Final
 from websockets.http11 import Request, Response
 
 from audio_socket.call import HARD_CAP_FACTOR, SocketCall
-from audio_socket.connection import CallConnection, Ending, Limits, MaybeAwaitable
+from audio_socket.connection import CallConnection, Limits, MaybeAwaitable
 from audio_socket.credentials import parse_authorization, verify_credential
+from audio_socket.endings import Ending
 from audio_socket.errors import (
     CallError,
     CallLimitReached,

@@ -201,12 +201,16 @@ class FrameReader:
         length = second & 0x7F
         if length < _LENGTH_16:
             size = 6 + length
-        else:
-            whole = frame_size(data, pos)
-            if whole is None:
+        elif length == _LENGTH_16:  # 126 to 65535 bytes: every audio frame
+            if end - pos < 4:
                 return None
-            size = whole
-            length = size - (8 if length == _LENGTH_16 else 14)
+            length = data[pos + 2] << 8 | data[pos + 3]
+            size = 8 + length
+        else:
+            if end - pos < 10:
+                return None
+            length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+            size = 14 + length
         limit = self._limit
         if limit is not None and length > limit:
             return 0  # websockets raises PayloadTooBig: let it
