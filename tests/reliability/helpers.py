@@ -8,12 +8,17 @@ close. They run on the test's event loop, so anything blocking goes to a thread.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
 import numpy as np
 
 from simulator.call import Call, CallContext, CallOptions, SignalCache
@@ -216,3 +221,31 @@ async def calls_alongside(stack: Stack) -> AsyncIterator[list[CallReport]]:
     for report in reports:
         assert_clean(report)
     await asyncio.to_thread(assert_services_healthy, stack)
+
+
+def socket_credential(secret: str, call_uuid: str, **overrides: Any) -> str:
+    """``Authorization`` of a socket upgrade: the per-call JWT (docs/CONTRACT.md)."""
+    now = int(time.time())
+    claims = {
+        "sub": call_uuid,
+        "aud": "audio_socket",
+        "iss": "webhooks",
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+    } | overrides
+    return "Bearer " + jwt.encode(claims, secret, algorithm="HS256")
+
+
+def unsigned_token(claims: dict[str, Any]) -> str:
+    """A JWT with ``alg: none`` and no signature."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def socket_uri(stack: Stack) -> str:
+    """``wss://localhost:PORT/socket``, through Caddy."""
+    return stack.base_url.replace("https://", "wss://") + "/socket"

@@ -21,7 +21,14 @@ from websockets.exceptions import InvalidStatus
 
 from stack import Stack
 from tests.e2e.helpers import answer_params, stack_client
-from tests.reliability.helpers import TIMEOUT, calls_alongside, metric
+from tests.reliability.helpers import (
+    TIMEOUT,
+    calls_alongside,
+    metric,
+    socket_credential,
+    socket_uri,
+    unsigned_token,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -30,34 +37,6 @@ BURST = 1000
 BURST_CONCURRENCY = 50
 #: 1,000 refusals through TLS and Caddy on a loaded 2-core machine: "fast" is this.
 BURST_BUDGET_S = 30.0
-
-
-def socket_credential(secret: str, call_uuid: str, **overrides: Any) -> str:
-    """``Authorization`` of a socket upgrade: the per-call JWT (docs/CONTRACT.md)."""
-    now = int(time.time())
-    claims = {
-        "sub": call_uuid,
-        "aud": "audio_socket",
-        "iss": "webhooks",
-        "iat": now,
-        "exp": now + 300,
-        "jti": str(uuid.uuid4()),
-    } | overrides
-    return "Bearer " + jwt.encode(claims, secret, algorithm="HS256")
-
-
-def unsigned_token(claims: dict[str, Any]) -> str:
-    """A JWT with ``alg: none`` and no signature."""
-
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
-
-
-def socket_uri(stack: Stack) -> str:
-    """``wss://localhost:PORT/socket``, through Caddy."""
-    return stack.base_url.replace("https://", "wss://") + "/socket"
 
 
 async def upgrade_status(stack: Stack, authorization: str | None) -> int:

@@ -22,8 +22,13 @@ from websockets.exceptions import ConnectionClosed
 
 from stack import Replica, Stack
 from tests.reliability.conftest import HANDSHAKE_TIMEOUT, SEND_TIMEOUT
-from tests.reliability.helpers import TIMEOUT, calls_alongside, rss_mb
-from tests.reliability.test_hostile_credentials import socket_credential, socket_uri
+from tests.reliability.helpers import (
+    TIMEOUT,
+    calls_alongside,
+    rss_mb,
+    socket_credential,
+    socket_uri,
+)
 
 pytestmark = pytest.mark.reliability
 
