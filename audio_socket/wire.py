@@ -33,6 +33,9 @@ _FIN_BINARY: Final = 0x82
 _MASK_BIT: Final = 0x80
 _LENGTH_16: Final = 126
 _LENGTH_64: Final = 127
+#: Second byte and header size of a masked frame with a 16-bit length.
+_MASKED_LENGTH_16: Final = _MASK_BIT | _LENGTH_16
+_SHORT_HEADER: Final = 8
 #: The end of an HTTP request's head: a WebSocket upgrade has no body.
 _END_OF_HEAD: Final = b"\r\n\r\n"
 #: The longest frame header: 2 bytes, a 64-bit length, a 4-byte mask.
@@ -72,15 +75,15 @@ def frame_size(data: bytes, start: int) -> int | None:
     return size + length
 
 
-def _forget_request(protocol: ServerProtocol) -> None:
-    """Restart the parser of a protocol just OPEN, so it lets go of the request.
+def _restart_parser(protocol: ServerProtocol) -> None:
+    """Give a protocol that is OPEN, at a frame boundary, a fresh frame parser.
 
-    ``ServerProtocol.parse()`` parses the request, then runs ``Protocol.parse()``
-    for the rest of the connection, holding the request (its headers, the
-    credential: 2-3 KiB) as a local all along. With nothing buffered that
-    generator waits for the first frame, exactly where a new
-    ``Protocol.parse()`` starts. (websockets swaps ``parser`` the same way when
-    a connection closes.)
+    With nothing buffered, websockets' parser generator waits for the next
+    frame, exactly where a new ``Protocol.parse()`` starts; but it still holds
+    the last things it parsed as locals: the upgrade request (its headers and
+    the credential, 2-3 KiB) and the last frame it parsed, for as long as the
+    call lasts, since plain audio frames never reach it. (websockets swaps
+    ``parser`` the same way when a connection closes.)
     """
     parser = Protocol.parse(protocol)
     next(parser)
@@ -135,10 +138,28 @@ class FrameReader:
 
     def feed(self, data: bytes) -> None:
         """Take bytes received from the network."""
+        protocol = self._protocol
+        # The common case first, checked in one go: the bytes are exactly one
+        # plain frame of 126 to 65535 bytes (every audio frame), and nothing
+        # else is in progress.
+        if (
+            len(data) > _SHORT_HEADER
+            and data[0] == _FIN_BINARY
+            and data[1] == _MASKED_LENGTH_16
+            and len(data) == _SHORT_HEADER + (data[2] << 8 | data[3])
+            and not self._held
+            and not self._slow_left
+            and self._slow_head is None
+            and protocol.state is OPEN
+            and protocol.current_size is None
+            and not self._debug
+            and (self._limit is None or len(data) - _SHORT_HEADER <= self._limit)
+        ):
+            self._on_binary(apply_mask(data[_SHORT_HEADER:], data[4:_SHORT_HEADER]))
+            return
         if self._held:
             data = self._held + data
             self._held = b""
-        protocol = self._protocol
         pos, end = 0, len(data)
         while pos < end:
             state = protocol.state
@@ -185,9 +206,7 @@ class FrameReader:
             upto = len(data) if found < 0 else found + len(_END_OF_HEAD)
         self._request_tail = b"" if found >= 0 else (tail + data[pos:])[-3:]
         self._give(data[pos:upto])
-        protocol = self._protocol
-        if protocol.state is OPEN and not protocol.reader.buffer:
-            _forget_request(protocol)
+        self._at_boundary()
         return upto
 
     def _plain_frame_size(self, data: bytes, pos: int) -> int | None:
@@ -248,7 +267,14 @@ class FrameReader:
         take = min(left, len(data) - pos)
         self._slow_left = left - take
         self._give(data[pos : pos + take])
+        if not self._slow_left:
+            self._at_boundary()
         return pos + take
+
+    def _at_boundary(self) -> None:
+        protocol = self._protocol
+        if protocol.state is OPEN and not protocol.reader.buffer:
+            _restart_parser(protocol)
 
     def _give(self, data: bytes) -> None:
         self._protocol.receive_data(data)

@@ -244,3 +244,14 @@ def test_frame_size_covers_the_whole_frame(frame: bytes) -> None:
         assert size >= len(frame) or len(frame) < 2
     for cut in range(min(len(frame), 2)):
         assert frame_size(frame[:cut], 0) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(frames, max_size=8), st.lists(st.binary(min_size=126, max_size=2000), max_size=8))
+def test_whole_audio_frames_fed_one_by_one_give_what_websockets_gives(
+    parts: list[bytes], audio: list[bytes]
+) -> None:
+    """The one-frame-per-read case (every paced call) matches too, amid other frames."""
+    chunks = [*parts, *(encode(2, payload, mask=os.urandom(4)) for payload in audio)]
+    chunks = [c for pair in zip(chunks, reversed(chunks), strict=True) for c in pair]
+    assert run_reader(chunks, False) == run_reference(chunks, False)
