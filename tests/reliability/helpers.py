@@ -218,6 +218,7 @@ async def calls_alongside(stack: Stack) -> AsyncIterator[list[CallReport]]:
             await asyncio.wait_for(task, ALONGSIDE_SECONDS + TIMEOUT)
         finally:
             task.cancel()
+    assert reports, "no call alongside ended"
     for report in reports:
         assert_clean(report)
     await asyncio.to_thread(assert_services_healthy, stack)
