@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import Final
 
@@ -40,7 +41,7 @@ from audio_socket.errors import (
 )
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
 from audio_socket.metrics import Metrics
-from audio_socket.protocol import CallEvent, CallStart, Dtmf, parse_event, parse_first_message
+from audio_socket.protocol import CallStart, Dtmf, parse_event, parse_first_message
 from audio_socket.settings import AudioSettings
 
 SOCKET_PATH: Final = "/socket"
@@ -83,6 +84,10 @@ class AudioServer:
         #: True once the calls left at the end of a drain are being closed.
         self._going_away = False
         self._server: asyncio.Server | None = None
+        #: Keepalive is one sweep over the calls, this often: pings leave and
+        #: missing pongs are noticed within a quarter of the shorter setting.
+        self._sweep_period = min(s.ping_interval, s.ping_timeout) / 4
+        self._keepalive: asyncio.TimerHandle | None = None
         #: Handlers' on_end coroutines still running.
         self._finishing: set[asyncio.Future[None]] = set()
 
@@ -93,6 +98,7 @@ class AudioServer:
         s = self.settings
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._connect, s.audio_host, s.audio_port)
+        self._keepalive = loop.call_later(self._sweep_period, self._sweep_keepalive)
         log.info(
             "listening",
             extra={
@@ -139,6 +145,9 @@ class AudioServer:
         """Wait until listening stopped and every connection and call has ended."""
         await self._running.wait_closed()
         await self._idle.wait()
+        if self._keepalive is not None and not self._running.is_serving():
+            self._keepalive.cancel()
+            self._keepalive = None
 
     async def aclose(self) -> None:
         """Stop listening, close live calls with 1001 and wait for them."""
@@ -155,6 +164,13 @@ class AudioServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    def _sweep_keepalive(self) -> None:
+        loop = asyncio.get_running_loop()
+        now, ping = loop.time(), os.urandom(4)
+        for conn in list(self._sessions):
+            conn.keep_alive(now, ping)
+        self._keepalive = loop.call_later(self._sweep_period, self._sweep_keepalive)
 
     def _connect(self) -> CallConnection:
         conn = CallConnection(self, self._limits)
@@ -338,8 +354,7 @@ class _Session:
         "error",
         "handler",
         "live",
-        "on_audio",
-        "on_event",
+        "live_handler",
         "opened",
         "server",
     )
@@ -354,16 +369,16 @@ class _Session:
         self.handler: CallHandler | None = None
         #: Why the server closed the call, if it did.
         self.error: CallError | None = None
-        self.on_audio: Callable[[bytes], MaybeAwaitable] = _unset
-        self.on_event: Callable[[CallEvent], MaybeAwaitable] = _unset
+        #: The same handler, once the call started (no bound methods kept:
+        #: hundreds of calls, a few hundred bytes each).
+        self.live_handler: CallHandler
 
     def receive_first(self, message: str | bytes) -> MaybeAwaitable:
         """The first message: it opens the call, or its error closes the socket."""
         start = parse_first_message(message)
         call = self.call = self.live = self.server.start_call(self, start)
         handler = self.handler = self.server.new_handler()
-        self.on_audio = handler.on_audio
-        self.on_event = handler.on_event
+        self.live_handler = handler
         self.conn.on_binary = self.receive_audio
         self.conn.on_text = self.receive_event
         return handler.on_start(call, start)
@@ -373,7 +388,7 @@ class _Session:
         call = self.live
         call.frames_in += 1
         call.bytes_in += len(frame)
-        return self.on_audio(frame)
+        return self.live_handler.on_audio(frame)
 
     def receive_event(self, text: str) -> MaybeAwaitable:
         """Text is an event, never audio, never echoed (§3)."""
@@ -385,11 +400,7 @@ class _Session:
             log.debug(
                 "call event", extra={"call_uuid": call.call_uuid, "event": type(event).__name__}
             )
-        return self.on_event(event)
-
-
-def _unset(message: object) -> None:
-    raise RuntimeError("the call has no handler yet")
+        return self.live_handler.on_event(event)
 
 
 def _log_call_end(call: SocketCall, ending: Ending) -> None:
