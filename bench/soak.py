@@ -36,6 +36,9 @@ FLAT_MB = 10.0
 FLAT_FRACTION = 0.05
 #: Run time taken as warm-up, on top of the ramp: allocators settle, buffers grow once.
 WARMUP_FRACTION = 0.2
+#: Run time after warm-up below which memory growth is not conclusive (measured: Caddy's
+#: heap settles about 3 minutes into the calls).
+SETTLE_WINDOW = 300.0
 #: What the stack's replicas get: a short drain so that stopping it is quick.
 DRAIN_TIMEOUT = "5"
 
@@ -219,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     problems = verdict(summary, memory, args.calls)
     print(render(args, summary, memory))
     print("PASSED" if not problems else "FAILED: " + "; ".join(problems))
+    if args.minutes * 60 - warm_from < SETTLE_WINDOW:
+        print(
+            "note: under 5 minutes left after warm-up: Caddy's heap grows for the first"
+            " ~3 minutes of calls before it settles, so judge memory on a longer run"
+        )
     if summary.get("slipped"):
         print(
             "note: the simulator's own sending slipped (send lateness p99 over 5 ms): the"
