@@ -42,6 +42,9 @@ THE_CALL: Final = "<the call>"
 FUZZ = settings(
     max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
+#: A socket the server has not closed this long after a message was left open: its
+#: closes come within milliseconds.
+OPEN_FOR = 0.5
 IDLE_CONNECTIONS = 50
 STALLED_PEERS = 10
 #: What ten stalled peers may add to a replica's resident memory: each may hold the
@@ -94,11 +97,21 @@ near_valid = st.fixed_dictionaries(
         "padding": st.text(min_size=4000, max_size=4200) | st.none(),
     },
 )  # fmt: skip
+#: Valid, with any other headers Vonage might have copied to the top level (§2-§3).
+valid_with_headers = st.builds(
+    lambda rate, headers: (
+        headers
+        | {"event": CONNECTED, "content-type": f"audio/l16;rate={rate}", "call_uuid": THE_CALL}
+    ),
+    st.sampled_from(list(CONTENT_TYPES)),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+)
 first_messages = st.one_of(
     st.binary(max_size=2000),
     st.text(max_size=200),
     json_values.map(json.dumps),
     near_valid,
+    valid_with_headers,
 )
 
 
@@ -128,7 +141,7 @@ async def close_code_after(socket_: ClientConnection, message: str | bytes) -> i
     """Send ``message``; the server's close code, or None when it left the socket open."""
     await socket_.send(message)
     try:
-        async with asyncio.timeout(1.0):
+        async with asyncio.timeout(OPEN_FOR):
             await socket_.recv()
     except TimeoutError:
         return None
