@@ -14,6 +14,9 @@ from typing import Any
 import jwt
 from websockets.asyncio.client import ClientConnection, connect
 
+from audio_socket.errors import Outcome
+from audio_socket.handlers import EchoHandler, HandlerFactory
+from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
 
 #: 64 bytes, so HS384 and HS512 test tokens can be minted with it without a warning.
@@ -128,3 +131,18 @@ async def close_of(ws: ClientConnection, within: float = 10.0) -> tuple[int | No
     async with asyncio.timeout(within):
         await ws.wait_closed()
     return ws.close_code, ws.close_reason
+
+
+@asynccontextmanager
+async def running(
+    handler: HandlerFactory = EchoHandler, **settings: Any
+) -> AsyncIterator[AudioServer]:
+    """A server with these settings, stopped when the block ends."""
+    async with AudioServer(make_settings(**settings), handler) as server:
+        yield server
+
+
+def calls_with(server: AudioServer, outcome: Outcome) -> float:
+    """How many calls ended with ``outcome``, per the server's metrics."""
+    value = server.metrics.registry.get_sample_value("audio_calls_total", {"outcome": outcome})
+    return value or 0.0

@@ -6,42 +6,24 @@ import asyncio
 import base64
 import os
 import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 
 from audio_socket.errors import Outcome
-from audio_socket.handlers import CallHandler, EchoHandler, HandlerFactory
+from audio_socket.handlers import CallHandler
 from audio_socket.handlers.base import CallControl
 from audio_socket.protocol import CallStart
-from audio_socket.server import AudioServer
 from tests.audio_socket.helpers import (
+    calls_with,
     close_of,
     connected_message,
     eventually,
-    make_settings,
     mint,
     open_call,
+    running,
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@asynccontextmanager
-async def running(
-    handler: HandlerFactory = EchoHandler, **settings: Any
-) -> AsyncIterator[AudioServer]:
-    """A server with these settings, stopped when the block ends."""
-    async with AudioServer(make_settings(**settings), handler) as server:
-        yield server
-
-
-def outcomes(server: AudioServer, outcome: Outcome) -> float:
-    """How many calls ended with ``outcome``."""
-    value = server.metrics.registry.get_sample_value("audio_calls_total", {"outcome": outcome})
-    return value or 0.0
 
 
 def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
@@ -121,8 +103,8 @@ async def test_pongs_keep_the_call_alive() -> None:
                 await ws.send(frame)
                 assert await ws.recv() == frame
                 await asyncio.sleep(0.05)
-        await eventually(lambda: outcomes(server, Outcome.COMPLETED) == 1)
-    assert outcomes(server, Outcome.FAILED) == 0
+        await eventually(lambda: calls_with(server, Outcome.COMPLETED) == 1)
+    assert calls_with(server, Outcome.FAILED) == 0
 
 
 class SlowHandler(CallHandler):
@@ -158,4 +140,4 @@ async def test_peer_that_never_answers_the_close_is_cut_off() -> None:
         assert server.live_calls == 0
         assert await reader.readexactly(2) == b"\x88\x11"  # 1001 + "server draining"
         writer.close()
-    assert outcomes(server, Outcome.DRAINED) == 1
+    assert calls_with(server, Outcome.DRAINED) == 1

@@ -7,16 +7,13 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from audio_socket.errors import Outcome
-from audio_socket.handlers import CallHandler, EchoHandler, HandlerFactory
+from audio_socket.handlers import CallHandler
 from audio_socket.handlers.base import CallControl
 from audio_socket.logs import REDACTED
 from audio_socket.protocol import CallStart
@@ -25,6 +22,7 @@ from tests.audio_socket import custom_handler
 from tests.audio_socket.helpers import (
     FRAME_BYTES,
     OTHER_SECRET,
+    calls_with,
     close_of,
     connected_message,
     eventually,
@@ -33,24 +31,10 @@ from tests.audio_socket.helpers import (
     mint,
     open_call,
     open_socket,
+    running,
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@asynccontextmanager
-async def running(
-    handler: HandlerFactory = EchoHandler, **settings: Any
-) -> AsyncIterator[AudioServer]:
-    """A server with these settings, stopped when the block ends."""
-    async with AudioServer(make_settings(**settings), handler) as server:
-        yield server
-
-
-def calls_with(server: AudioServer, outcome: Outcome) -> float:
-    """How many calls ended with ``outcome``, per the server's metrics."""
-    value = server.metrics.registry.get_sample_value("audio_calls_total", {"outcome": outcome})
-    return value or 0.0
 
 
 def metric(server: AudioServer, name: str) -> float:
