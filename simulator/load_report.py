@@ -61,9 +61,13 @@ class LoadSummary:
     reconnect_gap_ms: dict[str, float]
     answer_ms: dict[str, float]
     errors: dict[str, int]
+    #: The workers' event loop: ``uvloop`` or ``asyncio``.
+    event_loop: str = "asyncio"
 
 
-def summarize(results: list[WorkerResult], calls: int, wall: float, workers: int) -> LoadSummary:
+def summarize(
+    results: list[WorkerResult], calls: int, wall: float, workers: int, loop: str = "asyncio"
+) -> LoadSummary:
     """Add up every call of every worker."""
     reports = [r for w in results for r in w.reports]
     errors = Counter(r.error for r in reports if r.error)
@@ -100,6 +104,7 @@ def summarize(results: list[WorkerResult], calls: int, wall: float, workers: int
         reconnect_gap_ms=percentiles(np.array(gaps, np.float64)),
         answer_ms=percentiles(np.array(answers, np.float64)),
         errors=dict(errors.most_common(5)),
+        event_loop=loop,
     )
 
 
@@ -181,7 +186,10 @@ def render_summary(summary: LoadSummary, *, as_json: bool) -> None:
         ("simulator sent late ms", _pct(summary.send_lateness_ms)),
         ("per worker p99 ms", ", ".join(f"{v:.2f}" for v in summary.worker_lateness_p99_ms)),
         ("per worker CPU %", ", ".join(f"{v:.0f}" for v in summary.worker_cpu_percent)),
-        ("wall time", f"{summary.wall_s:.1f} s, {summary.workers} workers"),
+        (
+            "wall time",
+            f"{summary.wall_s:.1f} s, {summary.workers} workers on {summary.event_loop}",
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from simulator.cli import build_parser, load_main
-from simulator.load import WorkerResult, split_offsets
+from simulator import load
+from simulator.errors import UsageError
+from simulator.load import WorkerResult, resolve_loop, split_offsets
 from simulator.load_report import LATENESS_LIMIT_MS, summarize
 from simulator.report import CallReport, build_report
 from tests.simulator.conftest import StartStack
@@ -49,8 +51,24 @@ def test_summary_counts_missing_calls_as_failed() -> None:
     assert summary.errors == {"worker 0: boom": 1}
 
 
+def test_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto takes uvloop when installed, asyncio when not; uvloop must be installed."""
+    assert resolve_loop("asyncio") == "asyncio"
+    assert resolve_loop("auto") == "uvloop"  # installed with the simulator extra
+    assert resolve_loop("uvloop") == "uvloop"
+    monkeypatch.setattr(load, "uvloop_factory", lambda: None)
+    assert resolve_loop("auto") == "asyncio"
+    with pytest.raises(UsageError, match="uvloop is not installed"):
+        resolve_loop("uvloop")
+
+
+@pytest.mark.parametrize(("loop", "used"), [("auto", "uvloop"), ("asyncio", "asyncio")])
 async def test_short_load_run(
-    start_stack: StartStack, capsys: pytest.CaptureFixture[str], isolated: Path
+    start_stack: StartStack,
+    capsys: pytest.CaptureFixture[str],
+    isolated: Path,
+    loop: str,
+    used: str,
 ) -> None:
     """Four calls over two worker processes: all pass, nothing lost, a plot drawn."""
     stack = await start_stack()
@@ -67,6 +85,8 @@ async def test_short_load_run(
         "0.2",
         "--workers",
         "2",
+        "--loop",
+        loop,
         "--json",
         "--plot",
         str(plot),
@@ -84,6 +104,7 @@ async def test_short_load_run(
     assert summary["frames_lost"] == 0
     assert set(summary["round_trip_ms"]) == {"p50", "p90", "p99", "max"}
     assert len(summary["worker_lateness_p99_ms"]) == 2
+    assert summary["event_loop"] == used
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(stack.hooks.received("/webhooks/answer")) == 4
     assert np.isfinite(summary["send_lateness_ms"]["p99"])
