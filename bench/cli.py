@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from itertools import product
 from pathlib import Path
@@ -27,12 +27,13 @@ from rich.console import Console
 from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
 from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
+from bench.profile import profile_audio_socket
 from bench.report import Results, render
 from bench.runs import REPO, Row, measure_direct, measure_stack, measure_via_caddy
 from bench.servers import Server, ServerKind, node_available, start_server
 from bench.webhooks_rate import measure_webhooks
 
-SECTIONS = ("direct", "caddy", "variants", "webhooks")
+SECTIONS = ("direct", "profile", "caddy", "variants", "webhooks")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="simulator worker processes")
     parser.add_argument(
         "--variant-seconds", type=float, help="audio per call of each Caddy-setting run"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="times each measurement is repeated, interleaved with the others; the tables"
+        " show the median of the rounds (default 3; --quick and --smoke 1)",
     )
     parser.add_argument("--quick", action="store_true", help="shorter runs, same rows")
     parser.add_argument(
@@ -65,17 +72,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(args: argparse.Namespace) -> tuple[list[int], float, float, float]:
-    """(calls, seconds, ramp, variant seconds) from the options."""
+@dataclass(frozen=True)
+class Plan:
+    """What the options ask for."""
+
+    calls: list[int]
+    seconds: float
+    ramp: float
+    variant_seconds: float
+    rounds: int
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    """The plan from the options; a usage error names the bad one."""
     if args.smoke:
-        calls, seconds, ramp, variant = [4], 2.0, 0.2, 2.0
+        calls, seconds, ramp, variant, rounds = [4], 2.0, 0.2, 2.0, 1
     else:
-        calls = [int(c) for c in args.calls.split(",") if c.strip()]
+        try:
+            calls = [int(c) for c in args.calls.split(",") if c.strip()]
+        except ValueError:
+            message = f"--calls must be numbers separated by commas, not {args.calls!r}"
+            raise BenchError(message) from None
         seconds = 8.0 if args.quick else 20.0
-        ramp, variant = 2.0, (6.0 if args.quick else 10.0)
-    seconds = args.seconds or seconds
-    ramp = args.ramp if args.ramp is not None else ramp
-    return calls, seconds, ramp, args.variant_seconds or variant
+        ramp, variant, rounds = 2.0, (6.0 if args.quick else 10.0), (1 if args.quick else 3)
+    rounds = args.rounds if args.rounds is not None else rounds
+    if not calls or min(calls) < 1:
+        raise BenchError("--calls must list at least one count of 1 or more")
+    if rounds < 1:
+        raise BenchError("--rounds must be at least 1")
+    return Plan(
+        calls=calls,
+        seconds=args.seconds or seconds,
+        ramp=args.ramp if args.ramp is not None else ramp,
+        variant_seconds=args.variant_seconds or variant,
+        rounds=rounds,
+    )
 
 
 @dataclass(frozen=True)
@@ -119,36 +150,53 @@ class Bench:
 
 def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results:
     """Every section; the results."""
-    calls, seconds, ramp, variant_seconds = _plan(args)
+    plan = _plan(args)
+    calls, seconds = plan.calls, plan.seconds
+    rounds = range(1, plan.rounds + 1)
     server_cpus, load_cpus = cores()
     os.sched_setaffinity(0, load_cpus)  # the bench's own sampling stays off the server core
     kinds = [ServerKind.AUDIO_SOCKET, ServerKind.NODE, ServerKind.MINIMAL]
     if not node_available():
         console.print("[yellow]Node peer unavailable (node, npm or its script): skipped")
         kinds.remove(ServerKind.NODE)
-    results = Results(argv, server_cpus, load_cpus, seconds)
+    results = Results(argv, server_cpus, load_cpus, seconds, plan.rounds)
     wait = args.wait_idle if args.wait_idle is not None else (0.0 if args.smoke else 300.0)
     with Processes(log_dir) as procs:
-        bench = Bench(procs, server_cpus, load_cpus, ramp, args.workers, log_dir / "caddy")
+        bench = Bench(procs, server_cpus, load_cpus, plan.ramp, args.workers, log_dir / "caddy")
+        of = f" of {plan.rounds}" if plan.rounds > 1 else ""
+        # Each round measures every server once, in turn, so that a slow spell of a
+        # shared machine lands on one round of each, not on all rounds of one.
         if "direct" not in args.skip:
-            for n, kind in product(calls, kinds):
-                title = f"{kind.value}, {n} calls, direct"
-                results.direct.append(_step(title, partial(bench.direct, kind, n, seconds), wait))
+            for n, r, kind in product(calls, rounds, kinds):
+                title = f"{kind.value}, {n} calls, direct, round {r}{of}"
+                row = _step(title, partial(bench.direct, kind, n, seconds), wait)
+                results.direct.append(replace(row, round=r))
+        if "profile" not in args.skip:
+            profile = partial(
+                profile_audio_socket,
+                procs,
+                bench.plan(max(calls), seconds),
+                server_cpus,
+                log_dir / "py-spy.txt",
+            )
+            results.profile = _step(f"audio_socket, {max(calls)} calls, py-spy", profile, wait)
         if "caddy" not in args.skip:
-            for n, kind in product(calls, kinds[:2]):
-                title = f"{kind.value}, {n} calls, via Caddy"
-                results.caddy.append(_step(title, partial(bench.via_caddy, kind, n, seconds), wait))
-            for n in calls:
+            for n, r in product(calls, rounds):
+                for kind in kinds[:2]:
+                    title = f"{kind.value}, {n} calls, via Caddy, round {r}{of}"
+                    row = _step(title, partial(bench.via_caddy, kind, n, seconds), wait)
+                    results.caddy.append(replace(row, round=r))
                 stack = partial(
                     measure_stack, procs, bench.plan(n, seconds), server_cpus, log_dir / "stack"
                 )
-                results.caddy.append(_step(f"the local stack, {n} calls", stack, wait))
+                row = _step(f"the local stack, {n} calls, round {r}{of}", stack, wait)
+                results.caddy.append(replace(row, round=r))
         if "variants" not in args.skip:
             server = start_server(procs, ServerKind.AUDIO_SOCKET, server_cpus)
-            for variant in VARIANTS:
-                title = f"Caddy: {variant.name}, {calls[0]} calls"
-                measure = partial(bench.variant, server, variant, calls[0], variant_seconds)
-                results.variants.append(_step(title, measure, wait))
+            for r, variant in product(rounds, VARIANTS):
+                title = f"Caddy: {variant.name}, {calls[0]} calls, round {r}{of}"
+                measure = partial(bench.variant, server, variant, calls[0], plan.variant_seconds)
+                results.variants.append(replace(_step(title, measure, wait), round=r))
             procs.stop(server.process)
         if "webhooks" not in args.skip:
             hook_seconds = 1.0 if args.smoke else min(seconds, 10.0)

@@ -7,12 +7,16 @@ import platform
 import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
+from typing import Final
 
 from bench.caddy_proxy import BASELINE
+from bench.profile import CATEGORIES, Profile
 from bench.runs import Row
 from bench.servers import ServerKind
 from bench.webhooks_rate import WebhooksFigures
@@ -34,10 +38,13 @@ class Results:
     server_cpus: set[int]
     load_cpus: set[int]
     seconds: float
+    #: Times each measurement was repeated; the tables show medians.
+    rounds: int = 1
     direct: list[Row] = field(default_factory=list)
     caddy: list[Row] = field(default_factory=list)
     variants: list[Row] = field(default_factory=list)
     webhooks: WebhooksFigures | None = None
+    profile: Profile | None = None
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -94,11 +101,73 @@ def code_version() -> str:
     return f"commit {commit}; {', '.join(MEASURED_CODE)} {state}"
 
 
-def _find(rows: list[Row], server: str, calls: int, path: str = "direct") -> Row | None:
+#: Row fields added up over the rounds (what was sent and lost); the rest are medians.
+SUMMED = frozenset({"frames_sent", "frames_echoed", "frames_lost", "calls_failed"})
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return median(present) if present else None
+
+
+def combine(rows: list[Row]) -> list[Row]:
+    """One row per server, path and calls, in the order first measured.
+
+    Figures are the median of the rounds; frames and failed calls are totals, so
+    a frame lost in any round shows; errors are merged; other load is the worst.
+    """
+    groups: dict[tuple[str, str, int], list[Row]] = {}
     for row in rows:
-        if row.server == server and row.calls == calls and row.path == path:
+        groups.setdefault(row.key, []).append(row)
+    return [_combined(group) for group in groups.values()]
+
+
+def _combined(group: list[Row]) -> Row:
+    if len(group) == 1:
+        return group[0]
+    values: dict[str, object] = {}
+    for f in fields(Row):
+        column = [getattr(row, f.name) for row in group]
+        if f.name in SUMMED:
+            values[f.name] = sum(column)
+        elif f.name == "errors":
+            errors: Counter[str] = Counter()
+            for row in group:
+                errors.update(row.errors)
+            values[f.name] = dict(errors)
+        elif f.name == "foreign_cpu_percent":
+            values[f.name] = max(column)
+        elif f.name == "round":
+            values[f.name] = 0
+        elif isinstance(column[0], str | int) and not isinstance(column[0], bool):
+            values[f.name] = column[0]  # server, path, calls: the same in every round
+        else:
+            values[f.name] = _median(column)
+    return Row(**values)  # type: ignore[arg-type]
+
+
+def _find(rows: list[Row], server: str, calls: int, path: str = "direct") -> Row | None:
+    """The combined row of ``server`` at ``calls`` on ``path``."""
+    for row in combine(rows):
+        if row.key == (server, path, calls):
             return row
     return None
+
+
+def _rounds(rows: list[Row], key: tuple[str, str, int]) -> list[Row]:
+    """Every round of one measurement, in round order."""
+    return sorted((row for row in rows if row.key == key), key=lambda row: row.round)
+
+
+Key = tuple[str, str, int]
+
+
+def _spread(rows: list[Row], key: Key, value: Callable[[Row], float | None]) -> str:
+    """`` (low-high)`` over the rounds of one measurement; empty for a single round."""
+    seen = [v for row in _rounds(rows, key) if (v := value(row)) is not None]
+    if len(seen) < 2:
+        return ""
+    return f" ({min(seen):.1f}-{max(seen):.1f})"
 
 
 def targets(results: Results) -> list[Target]:
@@ -109,21 +178,25 @@ def targets(results: Results) -> list[Target]:
         ours, theirs = _find(results.direct, audio, calls), _find(results.direct, node, calls)
         if ours is None or theirs is None:
             continue
+        ours_rounds = _rounds(results.direct, (audio, "direct", calls))
+        theirs_rounds = _rounds(results.direct, (node, "direct", calls))
         found.append(
             _ratio(
                 f"CPU per frame ≤ 0.8 x Node ({calls} calls)",
                 ours.server_us_per_frame,
                 theirs.server_us_per_frame,
                 CPU_RATIO_MAX,
+                _per_round(ours_rounds, theirs_rounds, _cpu_ratio),
             )
         )
         p99_ok = None
         if ours.rtt_p99_ms is not None and theirs.rtt_p99_ms is not None:
             p99_ok = ours.rtt_p99_ms <= theirs.rtt_p99_ms
+        rounds = _per_round(ours_rounds, theirs_rounds, _p99_pair)
         found.append(
             Target(
                 f"round-trip p99 ≤ Node's ({calls} calls)",
-                f"{_f(ours.rtt_p99_ms, 2)} ms vs {_f(theirs.rtt_p99_ms, 2)} ms",
+                f"{_f(ours.rtt_p99_ms, 2)} ms vs {_f(theirs.rtt_p99_ms, 2)} ms" + rounds,
                 p99_ok,
             )
         )
@@ -154,11 +227,35 @@ def targets(results: Results) -> list[Target]:
     return found
 
 
-def _ratio(name: str, ours: float | None, theirs: float | None, limit: float) -> Target:
+def _ratio(
+    name: str, ours: float | None, theirs: float | None, limit: float, rounds: str = ""
+) -> Target:
+    """A ratio of the medians against its limit."""
     if ours is None or theirs is None or theirs <= 0:
         return Target(name, "not measured", None)
     ratio = ours / theirs
-    return Target(name, f"{ratio:.2f} ({_f(ours)} vs {_f(theirs)})", ratio <= limit)
+    return Target(name, f"{ratio:.2f} ({_f(ours)} vs {_f(theirs)}){rounds}", ratio <= limit)
+
+
+def _cpu_ratio(ours: Row, theirs: Row) -> str | None:
+    if ours.server_us_per_frame is None or not theirs.server_us_per_frame:
+        return None
+    return f"{ours.server_us_per_frame / theirs.server_us_per_frame:.2f}"
+
+
+def _p99_pair(ours: Row, theirs: Row) -> str | None:
+    if ours.rtt_p99_ms is None or theirs.rtt_p99_ms is None:
+        return None
+    return f"{ours.rtt_p99_ms:.2f} vs {theirs.rtt_p99_ms:.2f}"
+
+
+def _per_round(ours: list[Row], theirs: list[Row], show: Callable[[Row, Row], str | None]) -> str:
+    """``; rounds: a, b, c``: the same comparison in each round; empty for one round."""
+    pairs = [(o, t) for o in ours for t in theirs if o.round == t.round]
+    shown = [text for o, t in pairs if (text := show(o, t)) is not None]
+    if len(shown) < 2:
+        return ""
+    return "; rounds: " + ", ".join(shown)
 
 
 def render(results: Results) -> str:
@@ -178,8 +275,11 @@ def render(results: Results) -> str:
         f"- each load run: 16 kHz calls, {results.seconds:g} s of audio each, every server"
         " started fresh; CPU = server process CPU seconds (/proc/PID/stat) ÷ frames"
         " echoed; memory = RSS growth (/proc/PID/statm) with every call connected ÷ calls",
+        f"- rounds: {results.rounds}; {_rounds_note(results.rounds)}",
         "",
         "## Targets (issue 6), from this run",
+        "",
+        "Each ratio is of the medians over the rounds; the rounds' own figures follow.",
         "",
         "| target | measured (ours vs Node) | |",
         "|---|---|---|",
@@ -188,11 +288,21 @@ def render(results: Results) -> str:
         verdict = {True: "**pass**", False: "**FAIL**", None: "-"}[target.passed]
         lines.append(f"| {target.name} | {target.measured} | {verdict} |")
     lines += _direct_table(results.direct)
+    lines += _profile_section(results.profile)
     lines += _caddy_table(results)
     lines += _variants_table(results.variants)
     lines += _webhooks_table(results.webhooks)
     lines += _slipped(results)
     return "\n".join(lines) + "\n"
+
+
+def _rounds_note(rounds: int) -> str:
+    if rounds == 1:
+        return "each figure is one measurement"
+    return (
+        "each round measured every server in turn (interleaved), each table shows the median"
+        " of the rounds, and frames lost are the total of every round"
+    )
 
 
 def _cpus(cpus: set[int]) -> str:
@@ -205,17 +315,73 @@ def _direct_table(rows: list[Row]) -> list[str]:
         "## Echo servers, direct (no proxy)",
         "",
         "| server | calls | frames echoed | lost | failed calls | RTT p50 ms | RTT p99 ms |"
-        " CPU µs/frame | server core busy % | RSS KiB/call | simulator late p99 ms |",
+        " CPU µs/frame (rounds' range) | server core busy % | RSS KiB/call |"
+        " simulator late p99 ms |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for r in rows:
+    for r in combine(rows):
+        cpu = _spread(rows, r.key, lambda row: row.server_us_per_frame)
         lines.append(
             f"| {r.server} | {r.calls} | {r.frames_echoed:,} | {r.frames_lost:,} |"
             f" {r.calls_failed} | {_f(r.rtt_p50_ms, 2)} | {_f(r.rtt_p99_ms, 2)} |"
-            f" {_f(r.server_us_per_frame)} | {_f(r.server_busy_percent, 0)} |"
+            f" {_f(r.server_us_per_frame)}{cpu} | {_f(r.server_busy_percent, 0)} |"
             f" {_f(r.server_kib_per_call)} |"
             f" {_f(r.sim_late_p99_ms, 2)} |"
         )
+    return lines
+
+
+#: What each change to audio_socket bought (bench/NOTES-audio.md, where the runs are).
+CHANGES: Final = (
+    "| audio_socket | CPU µs/frame | RSS KiB/call |",
+    "|---|--:|--:|",
+    "| websockets' asyncio server, a reader task per call (commit fafe1cd) | 33.2 | 21.7 |",
+    "| websockets' Sans-I/O `ServerProtocol` driven from an `asyncio.Protocol`, plain audio"
+    " frames taken whole (`wire.py`), asyncio's loop | 16.2 | 6.9 |",
+    "| the same on uvloop, keepalive as one sweep, parser restarted at frame boundaries"
+    " | 14.5 | 5.0 |",
+    "| Node (the tutorial's server), same rounds | 21.0 | 22.5 |",
+)
+
+
+def _profile_section(profile: Profile | None) -> list[str]:
+    if profile is None:
+        return []
+    lines = [
+        "",
+        "## Where audio_socket's time goes, and what each change bought",
+        "",
+    ]
+    if profile.error is not None or not profile.busy_samples:
+        lines.append(f"Not profiled in this run: {profile.error or 'py-spy took no busy sample'}.")
+    else:
+        busy = profile.busy_samples
+        lines += [
+            f"py-spy (`record --native`, {profile.samples:,} samples) on audio_socket during an"
+            f" extra, unmeasured run of {profile.calls} calls (bench/profile.py). Of the"
+            f" {busy:,} samples in which the server was busy (another"
+            f" {profile.waiting:,} waited in `epoll_wait`):",
+            "",
+            "| where | share of busy samples |",
+            "|---|--:|",
+        ]
+        lines += [f"| {c} | {profile.busy[c] / busy * 100:.0f} % |" for c in CATEGORIES]
+        if profile.top_python:
+            lines += ["", "Python lines most often on top (share of busy samples):", ""]
+            lines += [f"- {line}: {n / busy * 100:.1f} %" for line, n in profile.top_python]
+    lines += [
+        "",
+        "What is left per frame is one `recv`, one `send` and a share of an `epoll_wait`:"
+        " the system calls Node makes too. On loopback a `send` also delivers the bytes"
+        " to the receiving socket, so its cost is the largest.",
+        "",
+        "Each change, measured side by side in three interleaved rounds of 200 calls"
+        " (2026-11-24 09:36-09:40 UTC, medians; the method, the profiles before and"
+        " after, and the scripts are in [NOTES-audio.md](NOTES-audio.md); Caddy's"
+        " settings are discussed in [FINDINGS.md](FINDINGS.md)):",
+        "",
+        *CHANGES,
+    ]
     return lines
 
 
@@ -234,7 +400,7 @@ def _caddy_table(results: Results) -> list[str]:
         " Caddy CPU µs/frame | server CPU µs/frame | lost |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for r in results.caddy:
+    for r in combine(results.caddy):
         direct = _find(results.direct, r.server, r.calls)
         added = "-"
         before = "-"
@@ -245,32 +411,43 @@ def _caddy_table(results: Results) -> list[str]:
                     f"{(r.rtt_p50_ms or 0) - (direct.rtt_p50_ms or 0):+.2f} /"
                     f" {(r.rtt_p99_ms or 0) - (direct.rtt_p99_ms or 0):+.2f}"
                 )
+        caddy = _spread(results.caddy, r.key, lambda row: row.caddy_us_per_frame)
         lines.append(
             f"| {r.server} | {r.path} | {r.calls} | {before} |"
             f" {_f(r.rtt_p50_ms, 2)} / {_f(r.rtt_p99_ms, 2)} | {added} |"
-            f" {_f(r.caddy_us_per_frame)} | {_f(r.server_us_per_frame)} | {r.frames_lost:,} |"
+            f" {_f(r.caddy_us_per_frame)}{caddy} | {_f(r.server_us_per_frame)} |"
+            f" {r.frames_lost:,} |"
         )
     return lines
 
 
-def _variants_table(rows: list[Row]) -> list[str]:
-    if not rows:
+def _variants_table(measured: list[Row]) -> list[str]:
+    if not measured:
         return []
+    rows = combine(measured)
     calls = rows[0].calls
     lines = [
         "",
         f"## Caddy settings ({rows[0].server} upstream, {calls} calls)",
         "",
-        "| Caddy setting | Caddy CPU µs/frame | vs baseline | RTT p50 ms | RTT p99 ms | lost |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| Caddy setting | Caddy CPU µs/frame | vs baseline (median) | each round vs its"
+        " baseline | RTT p50 ms | RTT p99 ms | lost |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     base = next((r.caddy_us_per_frame for r in rows if r.path == BASELINE.name), None)
+    baselines = {r.round: r.caddy_us_per_frame for r in measured if r.path == BASELINE.name}
     for r in rows:
         change = "-"
         if base and r.caddy_us_per_frame is not None:
             change = f"{(r.caddy_us_per_frame / base - 1) * 100:+.0f} %"
+        per_round = [
+            f"{(row.caddy_us_per_frame / b - 1) * 100:+.0f} %"
+            for row in _rounds(measured, r.key)
+            if row.caddy_us_per_frame is not None and (b := baselines.get(row.round))
+        ]
         lines.append(
-            f"| {r.path} | {_f(r.caddy_us_per_frame)} | {change} | {_f(r.rtt_p50_ms, 2)} |"
+            f"| {r.path} | {_f(r.caddy_us_per_frame)} | {change} |"
+            f" {', '.join(per_round) if len(per_round) > 1 else '-'} | {_f(r.rtt_p50_ms, 2)} |"
             f" {_f(r.rtt_p99_ms, 2)} | {r.frames_lost:,} |"
         )
     return lines
@@ -296,6 +473,11 @@ def _webhooks_table(hooks: WebhooksFigures | None) -> list[str]:
     ]
 
 
+def _label(row: Row, rounds: int) -> str:
+    label = f"{row.server} {row.path} {row.calls} calls"
+    return f"{label}, round {row.round}" if rounds > 1 else label
+
+
 def _slipped(results: Results) -> list[str]:
     rows = [*results.direct, *results.caddy, *results.variants]
     late = [r for r in rows if (r.sim_late_p99_ms or 0) >= 5.0]
@@ -303,7 +485,7 @@ def _slipped(results: Results) -> list[str]:
     if late:
         notes.append(
             "- The simulator slipped (send lateness p99 ≥ 5 ms) in: "
-            + "; ".join(f"{r.server} {r.path} {r.calls} calls" for r in late)
+            + "; ".join(f"{_label(r, results.rounds)}" for r in late)
             + ". Those round trips partly measure the load generator."
         )
     busy = [r for r in rows if r.foreign_cpu_percent >= FOREIGN_PERCENT]
@@ -311,14 +493,14 @@ def _slipped(results: Results) -> list[str]:
         notes.append(
             "- Other processes (not started by the bench) used CPU during: "
             + "; ".join(
-                f"{r.server} {r.path} {r.calls} calls ({r.foreign_cpu_percent:.0f} % of a core)"
+                f"{_label(r, results.rounds)} ({r.foreign_cpu_percent:.0f} % of a core)"
                 for r in busy
             )
             + ". Those rows are disturbed; run again on a quiet machine."
         )
     failed = [r for r in rows if r.calls_failed or r.errors]
     for r in failed:
-        notes.append(f"- {r.server} {r.path} {r.calls} calls: errors {r.errors}")
+        notes.append(f"- {_label(r, results.rounds)}: errors {r.errors}")
     if len(notes) == 3:
         notes.append(
             "- none: the simulator kept its schedule, no call failed, the machine was quiet."

@@ -59,6 +59,13 @@ class Row:
     errors: dict[str, int]
     #: CPU (% of one core) used meanwhile by processes the bench did not start.
     foreign_cpu_percent: float = 0.0
+    #: Which round of the run (1, 2, ...); 0 for a row combining every round.
+    round: int = 1
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """What a row measures, whatever the round: server, path, calls."""
+        return self.server, self.path, self.calls
 
     @classmethod
     def from_run(cls, server: str, path: str, calls: int, run: LoadRun) -> Row:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.report import Results, render, targets
+from dataclasses import replace
+
+from bench.report import Results, combine, render, targets
 from bench.runs import Row
 from bench.webhooks_rate import WebhooksFigures
 
@@ -46,3 +48,50 @@ def test_targets_fail_past_the_ratios() -> None:
     results.webhooks = _hooks(5.1)
     assert [t.passed for t in targets(results)] == [False] * 5
     assert "**FAIL**" in render(results)
+
+
+def _round(row: Row, number: int) -> Row:
+    return replace(row, round=number)
+
+
+def test_rounds_combine_to_medians_and_totals() -> None:
+    """Three rounds: the median of each figure, frames lost added up, the worst other load."""
+    rows = [
+        _round(replace(_row("audio_socket", cpu, 5.0, p99, lost=lost), foreign_cpu_percent=f), n)
+        for n, (cpu, p99, lost, f) in enumerate(
+            [(14.0, 2.0, 0, 1.0), (30.0, 9.0, 2, 40.0), (15.0, 3.0, 1, 2.0)], start=1
+        )
+    ]
+    [combined] = combine(rows)
+    assert combined.server_us_per_frame == 15.0
+    assert combined.rtt_p99_ms == 3.0
+    assert combined.frames_lost == 3
+    assert combined.frames_sent == 3000
+    assert combined.foreign_cpu_percent == 40.0
+    assert combined.round == 0
+
+
+def test_one_slow_round_does_not_decide_a_target() -> None:
+    """Node slow in one round only: the median ratio decides, each round's is shown."""
+    results = Results(["bench"], {0}, {1}, 20.0, rounds=3)
+    ours = [(16.0, 3.0), (16.0, 3.0), (25.0, 9.0)]  # round 3: another load landed on us
+    theirs = [(20.0, 3.0), (21.0, 3.5), (20.0, 3.0)]
+    for n, (mine, node) in enumerate(zip(ours, theirs, strict=True), 1):
+        results.direct.append(_round(_row("audio_socket", mine[0], 5.0, mine[1]), n))
+        results.direct.append(_round(_row("node", node[0], 64.0, node[1]), n))
+    found = targets(results)
+    assert [t.passed for t in found] == [True] * 4
+    assert "rounds: 0.80, 0.76, 1.25" in found[0].measured
+    text = render(results)
+    assert "16.0 (16.0-25.0)" in text  # the median, and the rounds' range
+    assert "- rounds: 3;" in text
+
+
+def test_lost_frames_in_any_round_fail() -> None:
+    """A frame lost in one round of three fails 'nothing lost'."""
+    results = Results(["bench"], {0}, {1}, 20.0, rounds=3)
+    for n in (1, 2, 3):
+        results.direct.append(_round(_row("audio_socket", 16.0, 5.0, 3.0, lost=int(n == 2)), n))
+        results.direct.append(_round(_row("node", 20.0, 64.0, 3.0), n))
+    lost = [t for t in targets(results) if t.name.startswith("nothing lost")]
+    assert [t.passed for t in lost] == [False]

@@ -36,6 +36,7 @@ def test_smoke_writes_every_table(smoke: Path) -> None:
     for heading in (
         "## Targets (issue 6)",
         "## Echo servers, direct",
+        "## Where audio_socket's time goes",
         "## Through Caddy",
         "## Caddy settings",
         "## Answer webhook",
@@ -59,6 +60,16 @@ def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
         assert row["server_us_per_frame"] is not None, row
     assert all(r["caddy_us_per_frame"] is not None for r in raw["caddy"] + raw["variants"])
     assert raw["webhooks"]["failed"] == 0
+
+
+def test_smoke_profiled_audio_socket(smoke: Path) -> None:
+    """py-spy sampled the server while calls ran (a few calls: too little work to sort)."""
+    profile = json.loads(smoke.with_suffix(".json").read_text())["profile"]
+    if profile["error"] and "ermission" in profile["error"]:
+        pytest.skip(f"this machine does not let py-spy read another process: {profile['error']}")
+    assert profile["error"] is None
+    assert profile["samples"] > 0
+    assert set(profile["busy"]) == {"send()", "recv()", "Python", "event loop (C)"}
 
 
 def test_smoke_leaves_no_process(smoke: Path) -> None:

@@ -1,0 +1,43 @@
+"""``python -m bench`` options: bad ones are refused before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.cli import _plan, build_parser, main
+from bench.procs import BenchError
+
+
+def test_defaults_repeat_each_measurement_three_times() -> None:
+    """A full run: 200 and 500 calls, 20 s, three interleaved rounds; quick and smoke: one."""
+    plan = _plan(build_parser().parse_args([]))
+    assert (plan.calls, plan.seconds, plan.rounds) == ([200, 500], 20.0, 3)
+    assert _plan(build_parser().parse_args(["--quick"])).rounds == 1
+    assert _plan(build_parser().parse_args(["--smoke"])).rounds == 1
+    assert _plan(build_parser().parse_args(["--quick", "--rounds", "2"])).rounds == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rounds", "0"], "--rounds must be at least 1"),
+        (["--calls", "200,lots"], "--calls must be numbers"),
+        (["--calls", "0"], "--calls must list at least one count"),
+        (["--calls", ","], "--calls must list at least one count"),
+    ],
+)
+def test_bad_options_are_named(argv: list[str], message: str) -> None:
+    """Each bad option is named in the error."""
+    with pytest.raises(BenchError, match=message):
+        _plan(build_parser().parse_args(argv))
+
+
+def test_bad_option_exits_1_without_starting_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """main() reports the error and returns 1; no results are written."""
+    out = f"{tmp_path}/RESULTS.md"
+    assert main(["--rounds", "0", "--out", out]) == 1
+    assert "--rounds must be at least 1" in capsys.readouterr().err
