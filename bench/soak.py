@@ -29,6 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from stack import Stack, StackConfig
 
 SAMPLE_EVERY = 5.0
@@ -52,6 +55,11 @@ class Series:
     times: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
+    #: Caddy only, from its admin API's /metrics at the same times: the Go heap's
+    #: live objects (MB) and the goroutines (two per proxied WebSocket and then some).
+    go_times: list[float] = field(default_factory=list)
+    heap_mb: list[float] = field(default_factory=list)
+    goroutines: list[float] = field(default_factory=list)
 
     def figures(self, warm_from: float) -> dict[str, Any]:
         """Start, after warm-up, max, end, growth after warm-up, slope, and the verdict."""
@@ -74,6 +82,51 @@ class Series:
             "cpu_percent": round(self.cpu_s / max(self.times[-1], 1e-9) * 100, 1),
             "flat": growth < max(FLAT_MB, FLAT_FRACTION * head),
         }
+
+
+def go_runtime(admin_url: str) -> tuple[float, float] | None:
+    """Caddy's live Go heap (MB) and goroutines, from its admin /metrics; None if unreadable."""
+    try:
+        text = httpx.get(f"{admin_url}/metrics", timeout=2.0).text
+    except httpx.HTTPError:
+        return None
+    return parse_go_runtime(text)
+
+
+def parse_go_runtime(text: str) -> tuple[float, float] | None:
+    """Heap in use by live objects (MB) and goroutines from Prometheus text; None if absent."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in ("go_memstats_heap_alloc_bytes", "go_goroutines"):
+            found[family.name] = family.samples[0].value
+    if len(found) < 2:
+        return None
+    return found["go_memstats_heap_alloc_bytes"] / 2**20, found["go_goroutines"]
+
+
+def heap_figures(series: Series, warm_from: float) -> dict[str, Any]:
+    """Caddy's Go heap and goroutines after warm-up: first tenth, last tenth, max."""
+    warm = [
+        (h, g)
+        for t, h, g in zip(series.go_times, series.heap_mb, series.goroutines, strict=True)
+        if t >= warm_from
+    ]
+    if len(warm) < 2:
+        return {}
+    tenth = max(1, len(warm) // 10)
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    heap, goroutines = [h for h, _ in warm], [g for _, g in warm]
+    return {
+        "heap_warm_mb": round(mean(heap[:tenth]), 1),
+        "heap_end_mb": round(mean(heap[-tenth:]), 1),
+        "heap_max_mb": round(max(heap), 1),
+        "goroutines_warm": round(mean(goroutines[:tenth])),
+        "goroutines_end": round(mean(goroutines[-tenth:])),
+        "goroutines_max": round(max(goroutines)),
+    }
 
 
 def _slope(times: list[float], values: list[float]) -> float:
@@ -130,7 +183,9 @@ def service_series(stack: Stack) -> list[Series]:
     return [Series(name, pid) for name, pid in processes]
 
 
-def run_load(stack: Stack, args: argparse.Namespace, series: list[Series]) -> dict[str, Any]:
+def run_load(
+    stack: Stack, args: argparse.Namespace, series: list[Series], admin_url: str
+) -> dict[str, Any]:
     """``python -m simulator load`` against the stack, sampling memory while it runs."""
     seconds = args.minutes * 60
     argv = [
@@ -149,6 +204,10 @@ def run_load(stack: Stack, args: argparse.Namespace, series: list[Series]) -> di
                 if (mb := rss_mb(s.pid)) is not None:
                     s.times.append(now)
                     s.rss_mb.append(mb)
+                    if s.name == "caddy" and (go := go_runtime(admin_url)) is not None:
+                        s.go_times.append(now)
+                        s.heap_mb.append(go[0])
+                        s.goroutines.append(go[1])
             if time.monotonic() > deadline:
                 load.kill()
                 break
@@ -201,6 +260,13 @@ def render(args: argparse.Namespace, summary: dict[str, Any], memory: list[dict[
             f"{m.get('max_mb', '-'):>8}{m.get('end_mb', '-'):>8}{m.get('growth_mb', '-'):>8}"
             f"{m.get('slope_mb_per_min', '-'):>8}{m.get('cpu_percent', '-'):>7}  {m['flat']}"
         )
+    for m in memory:
+        if "heap_warm_mb" in m:
+            lines.append(
+                f"{m['name']} Go heap (live objects) MB: after warm-up {m['heap_warm_mb']},"
+                f" max {m['heap_max_mb']}, end {m['heap_end_mb']}; goroutines: after warm-up"
+                f" {m['goroutines_warm']}, max {m['goroutines_max']}, end {m['goroutines_end']}"
+            )
     return "\n".join(lines)
 
 
@@ -216,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: stack up at {stack.base_url}; {args.calls} calls for"
                   f" {args.minutes:g} min", file=sys.stderr)  # fmt: skip
             series = service_series(stack)
-            summary = run_load(stack, args, series)
+            summary = run_load(stack, args, series, stack.admin.url)
     warm_from = args.ramp + WARMUP_FRACTION * args.minutes * 60
-    memory = [s.figures(warm_from) for s in series]
+    memory = [s.figures(warm_from) | heap_figures(s, warm_from) for s in series]
     problems = verdict(summary, memory, args.calls)
     print(render(args, summary, memory))
     print("PASSED" if not problems else "FAILED: " + "; ".join(problems))
