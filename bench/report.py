@@ -234,13 +234,14 @@ def _ratio(
     if ours is None or theirs is None or theirs <= 0:
         return Target(name, "not measured", None)
     ratio = ours / theirs
-    return Target(name, f"{ratio:.2f} ({_f(ours)} vs {_f(theirs)}){rounds}", ratio <= limit)
+    # Three decimals: 0.805 must not read as the 0.80 it fails.
+    return Target(name, f"{ratio:.3f} ({_f(ours)} vs {_f(theirs)}){rounds}", ratio <= limit)
 
 
 def _cpu_ratio(ours: Row, theirs: Row) -> str | None:
     if ours.server_us_per_frame is None or not theirs.server_us_per_frame:
         return None
-    return f"{ours.server_us_per_frame / theirs.server_us_per_frame:.2f}"
+    return f"{ours.server_us_per_frame / theirs.server_us_per_frame:.3f}"
 
 
 def _p99_pair(ours: Row, theirs: Row) -> str | None:
@@ -491,7 +492,8 @@ def _slipped(results: Results) -> list[str]:
     busy = [r for r in rows if r.foreign_cpu_percent >= FOREIGN_PERCENT]
     if busy:
         notes.append(
-            "- Other processes (not started by the bench) used CPU during: "
+            "- Other processes (not started by the bench), or the hypervisor (steal), took"
+            " CPU during: "
             + "; ".join(
                 f"{_label(r, results.rounds)} ({r.foreign_cpu_percent:.0f} % of a core)"
                 for r in busy

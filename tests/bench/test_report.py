@@ -81,7 +81,7 @@ def test_one_slow_round_does_not_decide_a_target() -> None:
         results.direct.append(_round(_row("node", node[0], 64.0, node[1]), n))
     found = targets(results)
     assert [t.passed for t in found] == [True] * 4
-    assert "rounds: 0.80, 0.76, 1.25" in found[0].measured
+    assert "rounds: 0.800, 0.762, 1.250" in found[0].measured
     text = render(results)
     assert "16.0 (16.0-25.0)" in text  # the median, and the rounds' range
     assert "- rounds: 3;" in text
