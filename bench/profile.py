@@ -2,8 +2,9 @@
 
 The profiled run is not one of the measured rounds (to read native stacks
 py-spy pauses the server 250 times a second, which costs it time and delays
-frames): it repeats the largest direct run with ``py-spy record --native``
-attached for the whole of it, and sorts every sample in which the process was
+frames): it repeats the largest direct run, attaches ``py-spy record --native``
+once every call is connected and detaches before the first call ends (audio
+frames only, no handshakes), and sorts every sample in which the process was
 busy by the function it was in at the time:
 
 * ``send()``: the ``write`` system call, one per echoed frame;
@@ -19,19 +20,23 @@ they are counted apart.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from bench.load import LoadPlan, run_load
-from bench.procs import Processes
+from bench.procs import Process, Processes
 from bench.runs import start_stub
 from bench.servers import ServerKind, start_server
 
 RATE: Final = 250  # samples per second
+ATTACH_TIMEOUT: Final = 60.0  # after the ramp, for every call to be connected
 #: Leaf functions (libc) that are the system calls of a frame.
 SEND: Final = ("write", "writev", "send", "sendmsg")
 RECV: Final = ("read", "readv", "recv", "recvmsg")
@@ -94,28 +99,45 @@ def classify(raw: str, top: int = 8) -> Profile:
 def profile_audio_socket(
     procs: Processes, plan: LoadPlan, server_cpus: set[int], out: Path
 ) -> Profile:
-    """One load run of ``plan`` against a fresh audio_socket with py-spy attached."""
+    """One load run of ``plan`` against a fresh audio_socket, py-spy attached once every
+    call is connected, until the first call ends: frames only, no handshakes."""
     program = py_spy()
     if program is None:
         return Profile(plan.calls, error="py-spy is not installed (the dev extra has it)")
     started = len(procs.started)
+    spies: list[Process] = []
     try:
         server = start_server(procs, ServerKind.AUDIO_SOCKET, server_cpus)
         base_url, stub = start_stub(procs, server.socket_uri, server, plan.cpus)
+        baseline = server.process.usage().sockets
+        steady = max(1.0, plan.seconds - plan.ramp - 1.0)
         argv = [
             program, "record", "--pid", str(server.process.pid), "--native",
-            "--rate", str(RATE), "--duration", f"{plan.seconds + plan.ramp + 2:.0f}",
-            "--format", "raw", "--output", str(out),
+            "--rate", str(RATE), "--duration", f"{steady:.0f}",
+            "--format", "raw", "--output", str(out), "--idle",
         ]  # fmt: skip
-        spy = procs.start("py-spy", argv, cpus=plan.cpus)
+
+        def attach() -> None:
+            deadline = time.monotonic() + plan.ramp + ATTACH_TIMEOUT
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError):
+                    if server.process.usage().sockets - baseline >= plan.calls:
+                        spies.append(procs.start("py-spy", argv, cpus=plan.cpus))
+                        return
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=attach, name="py-spy attach", daemon=True)
+        watcher.start()
         run_load(procs, base_url, plan, {"server": server.process, "stub": stub})
-        procs.stop(server.process)  # py-spy ends with its target and writes its output
-        status = spy.popen.wait(timeout=30)
+        watcher.join()
+        if not spies:
+            return Profile(plan.calls, error="the calls never were all connected")
+        status = spies[0].popen.wait(timeout=steady + 30)
     finally:
         for process in reversed(procs.started[started:]):
             procs.stop(process)
     if status != 0 or not out.is_file():
-        return Profile(plan.calls, error=f"py-spy exited {status}: {spy.log_tail()}")
+        return Profile(plan.calls, error=f"py-spy exited {status}: {spies[0].log_tail()}")
     profile = classify(out.read_text())
     profile.calls = plan.calls
     return profile

@@ -358,8 +358,9 @@ def _profile_section(profile: Profile | None) -> list[str]:
     else:
         busy = profile.busy_samples
         lines += [
-            f"py-spy (`record --native`, {profile.samples:,} samples) on audio_socket during an"
-            f" extra, unmeasured run of {profile.calls} calls (bench/profile.py). Of the"
+            f"py-spy (`record --native --idle`, {profile.samples:,} samples) on audio_socket"
+            f" during an extra, unmeasured run of {profile.calls} calls, while every call was"
+            " connected and sending (bench/profile.py). Of the"
             f" {busy:,} samples in which the server was busy (another"
             f" {profile.waiting:,} waited in `epoll_wait`):",
             "",

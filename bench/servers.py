@@ -39,6 +39,8 @@ class ServerKind(StrEnum):
     AUDIO_SOCKET = "audio_socket"
     NODE = "node"
     MINIMAL = "minimal echo"
+    #: bench/floor_echo.py: uvloop and one function per frame, no WebSocket library.
+    FLOOR = "floor (bare uvloop)"
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,10 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
         env["QUIET"] = "1"
         argv = [str(SEED_NODE), str(port)]
     else:
-        argv = [sys.executable, "-m", "bench.minimal_echo", str(port)]
+        module = "bench.floor_echo" if kind is ServerKind.FLOOR else "bench.minimal_echo"
+        argv = [sys.executable, "-m", module, str(port)]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    process = procs.start(kind.value.replace(" ", "_"), argv, env=env, cpus=cpus)
+    process = procs.start(kind.name.lower(), argv, env=env, cpus=cpus)
     if kind is ServerKind.AUDIO_SOCKET:
         wait_ready(process, http_ok(f"http://{LOOPBACK}:{port}/healthz"))
     else:
