@@ -18,10 +18,10 @@ import contextlib
 import gc
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.synchronize import Event as EventType
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 

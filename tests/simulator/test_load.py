@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.cli import build_parser, load_main
 from simulator import load
+from simulator.cli import build_parser, load_main
 from simulator.errors import UsageError
 from simulator.load import WorkerResult, resolve_loop, split_offsets
 from simulator.load_report import LATENESS_LIMIT_MS, summarize
