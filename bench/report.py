@@ -148,10 +148,8 @@ def _combined(group: list[Row]) -> Row:
 
 def _find(rows: list[Row], server: str, calls: int, path: str = "direct") -> Row | None:
     """The combined row of ``server`` at ``calls`` on ``path``."""
-    for row in combine(rows):
-        if row.key == (server, path, calls):
-            return row
-    return None
+    group = _rounds(rows, (server, path, calls))
+    return _combined(group) if group else None
 
 
 def _rounds(rows: list[Row], key: tuple[str, str, int]) -> list[Row]:

@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import StatisticsError, fmean, linear_regression
 from typing import Any
 
 import httpx
@@ -67,8 +68,7 @@ class Series:
         warm_times = [t for t in self.times if t >= warm_from]
         if len(warm) < 2:
             return {"name": self.name, "samples": len(self.rss_mb), "flat": None}
-        tenth = max(1, len(warm) // 10)
-        head, tail = sum(warm[:tenth]) / tenth, sum(warm[-tenth:]) / tenth
+        head, tail = _ends(warm)
         growth = tail - head
         return {
             "name": self.name,
@@ -113,30 +113,30 @@ def heap_figures(series: Series, warm_from: float) -> dict[str, Any]:
     ]
     if len(warm) < 2:
         return {}
-    tenth = max(1, len(warm) // 10)
-
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
-
     heap, goroutines = [h for h, _ in warm], [g for _, g in warm]
+    (heap_warm, heap_end), (goroutines_warm, goroutines_end) = _ends(heap), _ends(goroutines)
     return {
-        "heap_warm_mb": round(mean(heap[:tenth]), 1),
-        "heap_end_mb": round(mean(heap[-tenth:]), 1),
+        "heap_warm_mb": round(heap_warm, 1),
+        "heap_end_mb": round(heap_end, 1),
         "heap_max_mb": round(max(heap), 1),
-        "goroutines_warm": round(mean(goroutines[:tenth])),
-        "goroutines_end": round(mean(goroutines[-tenth:])),
+        "goroutines_warm": round(goroutines_warm),
+        "goroutines_end": round(goroutines_end),
         "goroutines_max": round(max(goroutines)),
     }
 
 
+def _ends(values: list[float]) -> tuple[float, float]:
+    """The mean of the first tenth of ``values`` and of the last tenth (at least one each)."""
+    tenth = max(1, len(values) // 10)
+    return fmean(values[:tenth]), fmean(values[-tenth:])
+
+
 def _slope(times: list[float], values: list[float]) -> float:
-    """Least-squares slope (units per second)."""
-    n = len(times)
-    mean_t, mean_v = sum(times) / n, sum(values) / n
-    var = sum((t - mean_t) ** 2 for t in times)
-    if var == 0:
+    """Least-squares slope (units per second); 0 when every sample has the same time."""
+    try:
+        return linear_regression(times, values).slope
+    except StatisticsError:
         return 0.0
-    return sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True)) / var
 
 
 def rss_mb(pid: int) -> float | None:
