@@ -30,8 +30,8 @@ HARD_CAP_FACTOR: Final = 4
 class SocketCall:
     """The :class:`~audio_socket.handlers.base.CallControl` of a live call.
 
-    It also carries the call's traffic counters, which the server increments on
-    the receive side and :meth:`send_audio` on the send side.
+    It also shows the call's traffic counters (the connection keeps them: it
+    sees every binary message both ways).
     """
 
     __slots__ = (
@@ -39,11 +39,7 @@ class SocketCall:
         "_frame_bytes",
         "_reframer",
         "_start",
-        "bytes_in",
-        "bytes_out",
         "dtmf_events",
-        "frames_in",
-        "frames_out",
         "started_at",
     )
 
@@ -53,8 +49,6 @@ class SocketCall:
         self._frame_bytes = start.frame_bytes
         self._reframer = Reframer(start.frame_bytes)
         self.started_at = asyncio.get_running_loop().time()
-        self.frames_in = self.bytes_in = 0
-        self.frames_out = self.bytes_out = 0
         self.dtmf_events = 0
 
     @property
@@ -67,21 +61,39 @@ class SocketCall:
         """The call uuid from the first message (equal to the credential's)."""
         return self._start.call_uuid
 
+    @property
+    def frames_in(self) -> int:
+        """Binary messages received."""
+        return self._conn.frames_in
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes of binary messages received."""
+        return self._conn.bytes_in
+
+    @property
+    def frames_out(self) -> int:
+        """Audio frames sent."""
+        return self._conn.frames_out
+
+    @property
+    def bytes_out(self) -> int:
+        """Audio bytes sent."""
+        return self._conn.bytes_out
+
     def send_audio(self, audio: AudioBytes) -> None:
         """Send ``audio`` as whole frames; a remainder waits for more."""
         if len(audio) == self._frame_bytes and not self._reframer.pending:
-            if self._conn.send_binary(audio):  # the echo's path: one call, no copy
-                self.frames_out += 1
-                self.bytes_out += len(audio)
+            self._conn.send_binary(audio)  # the echo's path: one call, no copy
         else:
             for frame in self._reframer.push(audio):
-                self._write_frame(frame)
+                self._conn.send_binary(frame)
 
     def flush_audio(self) -> None:
         """Send the carried partial frame, completed with silence."""
         frame = self._reframer.pad()
         if frame is not None:
-            self._write_frame(frame)
+            self._conn.send_binary(frame)
 
     def clear(self) -> None:
         """``{"action":"clear"}``: Vonage drops unplayed audio; so does the re-framer."""
@@ -102,11 +114,6 @@ class SocketCall:
         Returns early if the connection is lost.
         """
         await self._conn.drain()
-
-    def _write_frame(self, frame: AudioBytes) -> None:
-        if self._conn.send_binary(frame):
-            self.frames_out += 1
-            self.bytes_out += len(frame)
 
     def _write_text(self, text: str) -> None:
         self._conn.send_text(text)

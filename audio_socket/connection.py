@@ -76,8 +76,14 @@ class ConnectionHost(Protocol):
         ...
 
 
-class CallConnection(asyncio.Protocol):
-    """The WebSocket side of one call, driven by the event loop's callbacks."""
+class CallConnection(FrameReader, asyncio.Protocol):
+    """The WebSocket side of one call, driven by the event loop's callbacks.
+
+    It is its own :class:`~audio_socket.wire.FrameReader`: the event loop's
+    ``data_received`` is the reader's ``feed``, so an audio frame reaches the
+    handler through two Python calls, and a sent frame leaves through two more
+    (the per-frame path, ``bench/NOTES-audio.md``).
+    """
 
     # Hundreds per process: slots keep each a few hundred bytes smaller.
     __slots__ = (
@@ -93,18 +99,21 @@ class CallConnection(asyncio.Protocol):
         "_limits",
         "_loop",
         "_message_opcode",
+        "_open",
         "_ping_data",
         "_ping_due",
         "_pong_due",
-        "_reader",
         "_stall_timer",
         "_waiting",
         "accepted_at",
+        "bytes_in",
+        "bytes_out",
         "call_uuid",
+        "frames_in",
+        "frames_out",
         "on_binary",
         "on_text",
         "paused",
-        "protocol",
         "stalled",
         "started",
         "transport",
@@ -113,8 +122,10 @@ class CallConnection(asyncio.Protocol):
     def __init__(self, host: ConnectionHost, limits: Limits) -> None:
         self._host = host
         self._limits = limits
-        self.protocol = ServerProtocol(max_size=limits.max_message_bytes, logger=library_logger())
-        self._reader = FrameReader(self.protocol, self._receive_binary, self._process_events)
+        #: True while the protocol is OPEN (read on every frame sent; kept by
+        #: :meth:`_write_output`, which follows every call into the protocol).
+        self._open = False
+        super().__init__(ServerProtocol(max_size=limits.max_message_bytes, logger=library_logger()))
         self.transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self.accepted_at = self._loop.time()
@@ -123,6 +134,8 @@ class CallConnection(asyncio.Protocol):
         #: Where messages go; the host sets them when the upgrade is done.
         self.on_binary: OnMessage = _refuse
         self.on_text: OnText = _refuse
+        #: Binary messages received and sent, and their bytes.
+        self.frames_in = self.bytes_in = self.frames_out = self.bytes_out = 0
         #: True once the handshake ended with ``websocket:connected``.
         self.started = False
         #: True once this connection was aborted for not reading.
@@ -158,17 +171,18 @@ class CallConnection(asyncio.Protocol):
             self.accepted_at + self._limits.handshake_timeout, self._handshake_expired
         )
 
-    def data_received(self, data: bytes) -> None:
-        """Feed the bytes; plain audio frames come back through ``_receive_binary``."""
-        self._reader.feed(data)
+    #: Bytes in: plain audio frames come back through ``_receive_binary``.
+    data_received = FrameReader.feed
 
     def eof_received(self) -> None:
         """The peer closed its side; websockets decides how the connection ended."""
-        self._reader.feed_eof()
+        self.feed_eof()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop every timer; tell the host once."""
         self.protocol.receive_eof()  # idempotent: CLOSED from here on
+        self._open = False
+        self._rearm()
         for timer in (
             self._handshake_timer,
             self._close_timer,
@@ -202,17 +216,19 @@ class CallConnection(asyncio.Protocol):
 
     def send_binary(self, data: AudioBytes) -> bool:
         """Send one binary message; False if the connection can no longer send."""
-        transport, protocol = self.transport, self.protocol
-        if protocol.state is not OPEN or transport is None or transport.is_closing():
+        transport = self.transport
+        if not self._open or transport is None or transport.is_closing():
             return False
-        if protocol.debug:
-            protocol.send_binary(data)
+        size = len(data)
+        if self._debug:
+            self.protocol.send_binary(data)
             self._write_output()
         else:
-            size = len(data)
             if size != self._header_size:
                 self._header, self._header_size = binary_header(size), size
             transport.write(self._header + data)
+        self.frames_out += 1
+        self.bytes_out += size
         if self.paused and transport.get_write_buffer_size() > self._limits.buffer_cap:
             self.abort_stalled()
         return True
@@ -271,6 +287,8 @@ class CallConnection(asyncio.Protocol):
         if self._waiting:
             self._hold_back(True, data)
             return
+        self.frames_in += 1
+        self.bytes_in += len(data)
         try:
             pending = self.on_binary(data)
         except Exception as exc:
@@ -387,6 +405,8 @@ class CallConnection(asyncio.Protocol):
 
     def _write_output(self) -> None:
         transport, protocol = self.transport, self.protocol
+        self._open = protocol.state is OPEN
+        self._rearm()
         if transport is None:
             return
         for data in protocol.data_to_send():

@@ -24,11 +24,30 @@ HANDSHAKE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 class CallStats(Protocol):
     """The per-call counters a live call exposes."""
 
-    frames_in: int
-    bytes_in: int
-    frames_out: int
-    bytes_out: int
-    dtmf_events: int
+    @property
+    def frames_in(self) -> int:
+        """Binary messages received."""
+        ...
+
+    @property
+    def bytes_in(self) -> int:
+        """Their bytes."""
+        ...
+
+    @property
+    def frames_out(self) -> int:
+        """Audio frames sent."""
+        ...
+
+    @property
+    def bytes_out(self) -> int:
+        """Their bytes."""
+        ...
+
+    @property
+    def dtmf_events(self) -> int:
+        """DTMF key presses received."""
+        ...
 
 
 @dataclass(slots=True)

@@ -17,7 +17,6 @@ would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 from websockets.protocol import CONNECTING, OPEN, Protocol
@@ -36,6 +35,7 @@ _LENGTH_64: Final = 127
 #: Second byte and header size of a masked frame with a 16-bit length.
 _MASKED_LENGTH_16: Final = _MASK_BIT | _LENGTH_16
 _SHORT_HEADER: Final = 8
+_MAX_LENGTH_16: Final = (1 << 16) - 1
 #: The end of an HTTP request's head: a WebSocket upgrade has no body.
 _END_OF_HEAD: Final = b"\r\n\r\n"
 #: The longest frame header: 2 bytes, a 64-bit length, a 4-byte mask.
@@ -93,37 +93,39 @@ def _restart_parser(protocol: ServerProtocol) -> None:
 class FrameReader:
     """Feeds received bytes to a server protocol, taking plain binary frames itself.
 
+    The receiving half of a connection: :class:`~audio_socket.connection.CallConnection`
+    is one, and a subclass says what happens to what is read by overriding
+    :meth:`_receive_binary` and :meth:`_process_events`.
+
     Once the protocol is OPEN, and while it stays OPEN, this reader knows where
     each frame starts. A frame that is complete, final, binary, masked, within
-    the size limit, outside a fragmented message, goes to ``on_binary`` with
-    its payload unmasked. Any other frame's bytes go to the protocol as they
-    arrive, and ``on_protocol`` is called to collect its events and output.
-    An incomplete plain frame is held back: websockets would only buffer it.
+    the size limit, outside a fragmented message, goes to ``_receive_binary``
+    with its payload unmasked. Any other frame's bytes go to the protocol as
+    they arrive, and ``_process_events`` is called to collect its events and
+    output. An incomplete plain frame is held back: websockets would only buffer it.
+
+    Whether the next read can be the common case (one whole audio frame, nothing
+    else in progress) is worked out when something changes, not for each frame:
+    :meth:`_rearm` after every read that took the long way and after every call
+    into the protocol, which a subclass that calls the protocol itself must make
+    (the connection does, after sending).
     """
 
     __slots__ = (
         "_debug",
+        "_fast_max",
         "_held",
         "_limit",
-        "_on_binary",
-        "_on_protocol",
-        "_protocol",
         "_request_tail",
         "_slow_head",
         "_slow_left",
+        "protocol",
     )
 
-    def __init__(
-        self,
-        protocol: ServerProtocol,
-        on_binary: Callable[[bytes], object],
-        on_protocol: Callable[[], object],
-    ) -> None:
+    def __init__(self, protocol: ServerProtocol) -> None:
         if protocol.max_fragment_size is not None or protocol.extensions:
             raise ValueError("the short cut knows neither extensions nor fragment limits")
-        self._protocol = protocol
-        self._on_binary = on_binary
-        self._on_protocol = on_protocol
+        self.protocol = protocol
         self._limit = protocol.max_message_size
         # DEBUG logs each frame: then websockets parses them all, and logs them.
         self._debug = protocol.debug
@@ -135,28 +137,55 @@ class FrameReader:
         self._slow_head: bytes | None = None
         #: Bytes of the current frame the protocol still has to be given.
         self._slow_left = 0
+        #: The longest read that may be taken as one whole audio frame; 0: none may.
+        self._fast_max = 0
+        self._rearm()
+
+    # What a subclass does with what is read.
+
+    def _receive_binary(self, data: bytes) -> None:
+        """One whole binary message taken by the short cut, unmasked."""
+        raise NotImplementedError
+
+    def _process_events(self) -> None:
+        """The protocol was given bytes: act on its events, send its output."""
+        raise NotImplementedError
 
     def feed(self, data: bytes) -> None:
         """Take bytes received from the network."""
-        protocol = self._protocol
-        # The common case first, checked in one go: the bytes are exactly one
-        # plain frame of 126 to 65535 bytes (every audio frame), and nothing
-        # else is in progress.
+        # The common case first: the bytes are exactly one masked binary frame
+        # of 126 to 65535 bytes (every audio frame), and _fast_max says nothing
+        # else is in progress and that size is allowed.
+        size = len(data)
         if (
-            len(data) > _SHORT_HEADER
+            _SHORT_HEADER < size <= self._fast_max
             and data[0] == _FIN_BINARY
             and data[1] == _MASKED_LENGTH_16
-            and len(data) == _SHORT_HEADER + (data[2] << 8 | data[3])
+            and size == _SHORT_HEADER + (data[2] << 8 | data[3])
+        ):
+            self._receive_binary(apply_mask(data[_SHORT_HEADER:], data[4:_SHORT_HEADER]))
+            return
+        self._feed(data)
+        self._rearm()
+
+    def _rearm(self) -> None:
+        """Work out whether the next read may take the common case."""
+        protocol = self.protocol
+        if (
+            protocol.state is OPEN
             and not self._held
             and not self._slow_left
             and self._slow_head is None
-            and protocol.state is OPEN
             and protocol.current_size is None
             and not self._debug
-            and (self._limit is None or len(data) - _SHORT_HEADER <= self._limit)
         ):
-            self._on_binary(apply_mask(data[_SHORT_HEADER:], data[4:_SHORT_HEADER]))
-            return
+            limit = _MAX_LENGTH_16 if self._limit is None else min(self._limit, _MAX_LENGTH_16)
+            self._fast_max = _SHORT_HEADER + limit
+        else:
+            self._fast_max = 0
+
+    def _feed(self, data: bytes) -> None:
+        protocol = self.protocol
         if self._held:
             data = self._held + data
             self._held = b""
@@ -188,13 +217,14 @@ class FrameReader:
         if self._held:
             held, self._held = self._held, b""
             self._give(held)
-        self._protocol.receive_eof()
-        self._on_protocol()
+        self.protocol.receive_eof()
+        self._process_events()
+        self._rearm()
 
     def _give_request(self, data: bytes, pos: int) -> int:
         """Give the protocol the HTTP request, and not one byte past its end.
 
-        ``on_protocol`` answers the request, so the protocol is OPEN, at a frame
+        ``_process_events`` answers the request, so the protocol is OPEN, at a frame
         boundary with nothing buffered, when the frames after it are read.
         """
         tail = self._request_tail
@@ -240,7 +270,7 @@ class FrameReader:
         length_byte = data[pos + 1] & 0x7F
         start = pos + (6 if length_byte < _LENGTH_16 else 8 if length_byte == _LENGTH_16 else 14)
         payload = apply_mask(data[start:end], data[start - 4 : start])
-        self._on_binary(payload)
+        self._receive_binary(payload)
         return end
 
     def _start_slow(self, data: bytes, pos: int) -> int:
@@ -272,10 +302,10 @@ class FrameReader:
         return pos + take
 
     def _at_boundary(self) -> None:
-        protocol = self._protocol
+        protocol = self.protocol
         if protocol.state is OPEN and not protocol.reader.buffer:
             _restart_parser(protocol)
 
     def _give(self, data: bytes) -> None:
-        self._protocol.receive_data(data)
-        self._on_protocol()
+        self.protocol.receive_data(data)
+        self._process_events()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -13,8 +16,11 @@ from typing import Any
 
 import jwt
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.http11 import Request, Response
+from websockets.protocol import OPEN
 
-from audio_socket.errors import Outcome
+from audio_socket.connection import CallConnection, Limits
+from audio_socket.errors import CloseCode, Outcome
 from audio_socket.handlers import EchoHandler, HandlerFactory
 from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
@@ -146,3 +152,123 @@ def calls_with(server: AudioServer, outcome: Outcome) -> float:
     """How many calls ended with ``outcome``, per the server's metrics."""
     value = server.metrics.registry.get_sample_value("audio_calls_total", {"outcome": outcome})
     return value or 0.0
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """A masked client frame (RFC 6455 §5.2)."""
+    mask = os.urandom(4)
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    head = (
+        struct.pack("!BB", first, 0x80 | size)
+        if size < 126
+        else struct.pack("!BBH", first, 0x80 | 126, size)
+    )
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def upgrade_request(token: str) -> bytes:
+    """The HTTP upgrade Vonage sends, with the credential."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        "GET /socket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    ).encode()
+
+
+class FakeTransport(asyncio.Transport):
+    """Records what the connection writes; no socket."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.written.append(b"<eof>")
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class RecordingHost:
+    """Accepts every upgrade; records messages; closes the call on ``close_on`` audio."""
+
+    def __init__(self, close_on: bytes | None = None) -> None:
+        self.messages: list[tuple[str, bytes | str]] = []
+        self.close_on = close_on
+
+    def respond(self, conn: CallConnection, request: Request) -> Response | None:
+        return None
+
+    def opened(self, conn: CallConnection) -> None:
+        conn.on_binary = lambda data: self.binary(conn, data)
+        conn.on_text = lambda text: self.messages.append(("text", text))
+
+    def binary(self, conn: CallConnection, data: bytes) -> None:
+        self.messages.append(("binary", data))
+        if data == self.close_on:
+            conn.close(CloseCode.NORMAL_CLOSURE, "enough")
+
+    def message_failed(self, conn: CallConnection, exc: Exception) -> None:
+        raise AssertionError(exc)
+
+    def handshake_expired(self, conn: CallConnection) -> None:
+        pass
+
+    def closed(self, conn: CallConnection) -> None:
+        pass
+
+
+LIMITS = Limits(10.0, 10.0, 10.0, 10.0, 10.0, 1 << 16, 1 << 16, 1 << 18)
+
+
+class LongWayConnection(CallConnection):
+    """A connection that never takes the short cut."""
+
+    __slots__ = ()
+
+    def _rearm(self) -> None:
+        self._fast_max = 0
+
+
+def open_connection(
+    host: RecordingHost, *, short_cut: bool = True
+) -> tuple[CallConnection, FakeTransport]:
+    """A connection past its upgrade, on a fake transport; ``short_cut=False``: never taken.
+
+    Without the short cut every frame goes through FrameReader's long way,
+    which the property tests in test_wire.py hold to websockets' own parser.
+    """
+    conn = (CallConnection if short_cut else LongWayConnection)(host, LIMITS)
+    transport = FakeTransport()
+    conn.connection_made(transport)
+    conn.data_received(upgrade_request("unchecked"))
+    assert conn.protocol.state is OPEN
+    transport.written.clear()
+    return conn, transport

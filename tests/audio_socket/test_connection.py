@@ -1,11 +1,12 @@
-"""The WebSocket I/O layer against real sockets: what the event loop's callbacks must keep."""
+"""The WebSocket I/O layer: what the event loop's callbacks must keep.
+
+Against real sockets, and on a fake transport where the order of reads matters.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
-import struct
 
 import pytest
 
@@ -14,39 +15,20 @@ from audio_socket.handlers import CallHandler
 from audio_socket.handlers.base import CallControl
 from audio_socket.protocol import CallStart
 from tests.audio_socket.helpers import (
+    RecordingHost,
     calls_with,
+    client_frame,
     close_of,
     connected_message,
     eventually,
     mint,
     open_call,
+    open_connection,
     running,
+    upgrade_request,
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    """A masked client frame (RFC 6455 §5.2)."""
-    mask = os.urandom(4)
-    first = (0x80 if fin else 0) | opcode
-    size = len(payload)
-    head = (
-        struct.pack("!BB", first, 0x80 | size)
-        if size < 126
-        else struct.pack("!BBH", first, 0x80 | 126, size)
-    )
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def upgrade_request(token: str) -> bytes:
-    """The HTTP upgrade Vonage sends, with the credential."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        "GET /socket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n"
-    ).encode()
 
 
 async def test_frames_in_the_upgrade_packet_are_read() -> None:
@@ -141,3 +123,21 @@ async def test_peer_that_never_answers_the_close_is_cut_off() -> None:
         assert await reader.readexactly(2) == b"\x88\x11"  # 1001 + "server draining"
         writer.close()
     assert calls_with(server, Outcome.DRAINED) == 1
+
+
+async def test_audio_after_the_server_closes_reaches_no_handler() -> None:
+    """Once the server has sent its close, later audio frames are read but dropped.
+
+    Each frame arrives on its own, as the short cut takes them: after the close
+    it must leave them to websockets, and the connection drops what it parses.
+    """
+    first = os.urandom(640)
+    host = RecordingHost(close_on=first)
+    conn, transport = open_connection(host)
+    conn.data_received(client_frame(2, first))
+    assert transport.written == [b"\x88\x08\x03\xe8enough"]
+    for _ in range(5):
+        conn.data_received(client_frame(2, os.urandom(640)))
+    assert host.messages == [("binary", first)]
+    assert conn.frames_in == 1
+    conn.connection_lost(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import struct
@@ -16,6 +17,7 @@ from websockets.protocol import CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
 
 from audio_socket.wire import FrameReader, binary_header, frame_size
+from tests.audio_socket.helpers import RecordingHost, open_connection
 
 MAX_SIZE = 1024
 
@@ -114,14 +116,26 @@ def run_reference(chunks: list[bytes], eof: bool, state: State = OPEN) -> tuple[
     return final(protocol, outcome)
 
 
+class RecordingReader(FrameReader):
+    """A reader that records what it reads, as the connection would act on it."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, protocol: ServerProtocol, outcome: Outcome) -> None:
+        super().__init__(protocol)
+        self.outcome = outcome
+
+    def _receive_binary(self, data: bytes) -> None:
+        self.outcome.add(Frame(Opcode.BINARY, data))
+
+    def _process_events(self) -> None:
+        collect(self.protocol, self.outcome)
+
+
 def run_reader(chunks: list[bytes], eof: bool, state: State = OPEN) -> tuple[object, ...]:
     """websockets behind the short cut."""
     protocol, outcome = ServerProtocol(state=state, max_size=MAX_SIZE), Outcome()
-    reader = FrameReader(
-        protocol,
-        on_binary=lambda data: outcome.add(Frame(Opcode.BINARY, data)),
-        on_protocol=lambda: collect(protocol, outcome),
-    )
+    reader = RecordingReader(protocol, outcome)
     for chunk in chunks:
         reader.feed(chunk)
     if eof:
@@ -192,17 +206,50 @@ def test_frames_right_after_the_request_are_read_alike(parts: list[bytes], cuts:
     assert without_handshake(run_reader(chunks, False, CONNECTING)) == without_handshake(expected)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(min_size=126, max_size=700), min_size=1, max_size=6),
+    st.lists(frames, max_size=4),
+    st.integers(0, 6),
+)
+def test_a_close_the_server_starts_ends_the_short_cut(
+    audio: list[bytes], tail: list[bytes], close_at: int
+) -> None:
+    """After the server starts the closing handshake, frames go to websockets.
+
+    The reader learns of a call into the protocol it did not make through
+    ``_rearm``, as the connection calls it after sending.
+    """
+    chunks = [encode(2, payload, mask=os.urandom(4)) for payload in audio] + tail
+    close_at = min(close_at, len(chunks))
+
+    def run(use_reader: bool) -> tuple[object, ...]:
+        protocol, outcome = ServerProtocol(state=OPEN, max_size=MAX_SIZE), Outcome()
+        reader = RecordingReader(protocol, outcome)
+        for index, chunk in enumerate(chunks):
+            if index == close_at and protocol.state is OPEN:  # as the connection does
+                protocol.send_close(1000, "bye")
+                reader._rearm()
+            if use_reader:
+                reader.feed(chunk)
+            else:
+                protocol.receive_data(chunk)
+            outcome.collect(protocol)
+        return final(protocol, outcome)
+
+    assert run(use_reader=True) == run(use_reader=False)
+
+
 def test_a_split_plain_frame_is_held_until_complete() -> None:
     """Half a frame produces nothing; the other half produces the payload."""
-    protocol = ServerProtocol(state=OPEN, max_size=MAX_SIZE)
-    got: list[bytes] = []
-    reader = FrameReader(protocol, on_binary=got.append, on_protocol=lambda: None)
-    frame = encode(2, os.urandom(640))
+    outcome = Outcome()
+    reader = RecordingReader(ServerProtocol(state=OPEN, max_size=MAX_SIZE), outcome)
+    payload = os.urandom(640)
+    frame = encode(2, payload)
     reader.feed(frame[:300])
-    assert got == []
+    assert outcome.events == []
     reader.feed(frame[300:] + frame)
-    assert len(got) == 2
-    assert got[0] == got[1]
+    assert [data for _, data, *_ in outcome.events] == [payload, payload]
 
 
 def test_debug_logging_leaves_every_frame_to_websockets() -> None:
@@ -211,23 +258,29 @@ def test_debug_logging_leaves_every_frame_to_websockets() -> None:
     logger.setLevel(logging.DEBUG)
     protocol = ServerProtocol(state=OPEN, max_size=MAX_SIZE, logger=logger)
     outcome = Outcome()
-    reader = FrameReader(
-        protocol, on_binary=unexpected, on_protocol=lambda: collect(protocol, outcome)
-    )
+    reader = NoShortCut(protocol, outcome)
     reader.feed(encode(2, b"abc"))
-    assert outcome.events == [(Opcode.BINARY, b"abc", True, False, False, False)]
+    reader.feed(encode(2, bytes(640)))
+    assert outcome.events == [
+        (Opcode.BINARY, b"abc", True, False, False, False),
+        (Opcode.BINARY, bytes(640), True, False, False, False),
+    ]
 
 
-def unexpected(data: bytes) -> None:
-    """A callback that must not be called."""
-    pytest.fail(f"unexpected short cut for {data!r}")
+class NoShortCut(RecordingReader):
+    """A reader whose short cut must not be taken."""
+
+    __slots__ = ()
+
+    def _receive_binary(self, data: bytes) -> None:
+        pytest.fail(f"unexpected short cut for {data!r}")
 
 
 def test_extensions_are_refused() -> None:
     """The short cut would skip an extension's decoding: it refuses to run with one."""
     protocol = ServerProtocol(state=OPEN, max_size=(MAX_SIZE, 100))
     with pytest.raises(ValueError, match="extensions"):
-        FrameReader(protocol, on_binary=print, on_protocol=print)
+        FrameReader(protocol)
 
 
 @given(st.integers(0, 70_000) | st.sampled_from([125, 126, 65535, 65536]))
@@ -256,3 +309,56 @@ def test_whole_audio_frames_fed_one_by_one_give_what_websockets_gives(
     chunks = [*parts, *(encode(2, payload, mask=os.urandom(4)) for payload in audio)]
     chunks = [c for pair in zip(chunks, reversed(chunks), strict=True) for c in pair]
     assert run_reader(chunks, False) == run_reference(chunks, False)
+
+
+async def run_connection(
+    chunks: list[bytes], close_on: bytes | None, *, short_cut: bool
+) -> tuple[object, ...]:
+    """A whole CallConnection on a fake transport: what its host got and what it wrote."""
+    host = RecordingHost(close_on=close_on)
+    conn, transport = open_connection(host, short_cut=short_cut)
+    for chunk in chunks:
+        conn.data_received(chunk)
+    result = (
+        host.messages,
+        transport.written,
+        transport.closing,
+        conn.protocol.state,
+        conn.protocol.close_sent,
+        conn.frames_in,
+        conn.bytes_in,
+    )
+    conn.connection_lost(None)
+    return result
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.binary(min_size=126, max_size=700) | st.sampled_from([bytes(640)]), max_size=8),
+    st.lists(frames, max_size=6),
+    st.lists(st.integers(0, 10_000), max_size=4),
+    st.integers(0, 8),
+)
+def test_the_connection_reads_alike_with_and_without_its_short_cut(
+    audio: list[bytes], other: list[bytes], cuts: list[int], close_after: int
+) -> None:
+    """One frame per read (the short cut) or any other split: the host sees the same.
+
+    Audio frames, any other frame, junk; and the server closing the call on one
+    of the audio frames (a handler calling ``close``): messages, output, state,
+    counters all match a connection that never takes the short cut.
+    """
+    whole = [encode(2, payload, mask=os.urandom(4)) for payload in audio]
+    mixed = [c for pair in zip(whole, other, strict=False) for c in pair] + whole[len(other) :]
+    mixed += other[len(whole) :]
+    close_on = audio[close_after] if close_after < len(audio) else None
+    chunks = mixed + split(b"".join(mixed), cuts)
+
+    async def both() -> tuple[tuple[object, ...], tuple[object, ...]]:
+        return (
+            await run_connection(chunks, close_on, short_cut=True),
+            await run_connection(chunks, close_on, short_cut=False),
+        )
+
+    with_short_cut, without = asyncio.run(both())
+    assert with_short_cut == without
