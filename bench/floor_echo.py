@@ -11,28 +11,25 @@ bench can say how much of audio_socket's cost is its own.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import signal
 import sys
 from typing import cast
 
 import uvloop
 from websockets.speedups import apply_mask
+from websockets.utils import accept_key
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 END_OF_HEAD = b"\r\n\r\n"
 CLOSE = 8
 BINARY = 2
 
 
-def accept_key(head: bytes) -> bytes:
-    """Sec-WebSocket-Accept for the request head's Sec-WebSocket-Key."""
+def accept_for(head: bytes) -> bytes:
+    """Sec-WebSocket-Accept for the request head's Sec-WebSocket-Key (websockets computes it)."""
     for line in head.split(b"\r\n"):
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"sec-websocket-key":
-            digest = hashlib.sha1(value.strip() + GUID, usedforsecurity=False).digest()
-            return base64.b64encode(digest)
+            return accept_key(value.strip().decode()).encode()
     return b""
 
 
@@ -61,7 +58,7 @@ class FloorEcho(asyncio.Protocol):
                 return
             transport.write(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_key(head) + END_OF_HEAD
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_for(head) + END_OF_HEAD
             )
             self.open = True
         pos, end = 0, len(data)
