@@ -32,7 +32,7 @@ from typing import ClassVar
 
 
 class CloseCode(enum.IntEnum):
-    """RFC 6455 close codes this service uses (VONAGE-PROTOCOL.md §3: Vonage
+    """RFC 6455 close codes this service uses (docs/vonage-protocol.md §3: Vonage
     documents none, so the RFC's meanings apply). Values and names match
     ``websockets.frames.CloseCode``."""
 
@@ -86,7 +86,7 @@ class HandshakeRejected(AudioSocketError):
 
 
 class CredentialRejected(HandshakeRejected):
-    """No valid per-call credential in ``Authorization`` (docs/CONTRACT.md)."""
+    """No valid per-call credential in ``Authorization`` (docs/contract.md)."""
 
     status = HTTPStatus.UNAUTHORIZED
     outcome = Outcome.REJECTED_CREDENTIAL
@@ -137,7 +137,7 @@ class PolicyViolation(CallError):
 
 
 class CredentialMismatch(PolicyViolation):
-    """The first message names another call than the credential (docs/CONTRACT.md)."""
+    """The first message names another call than the credential (docs/contract.md)."""
 
     outcome = Outcome.REJECTED_CREDENTIAL
 

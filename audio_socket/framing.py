@@ -1,6 +1,6 @@
 """Re-framing outbound audio into whole frames of the negotiated size.
 
-``VONAGE-PROTOCOL.md`` §3: audio back to the caller goes as binary messages of
+``docs/vonage-protocol.md`` §3: audio back to the caller goes as binary messages of
 exactly one 20 ms frame each; what Vonage does with another size is not
 documented, so a short frame is never sent. Audio of any length goes in; whole
 frames come out; the remainder waits for the next input. Nothing is padded

@@ -1,4 +1,4 @@
-"""Structured logs: one JSON object per line on stderr (docs/CONTRACT.md).
+"""Structured logs: one JSON object per line on stderr (docs/contract.md).
 
 INFO carries lifecycle events only: listening, call started and ended,
 rejections, drain. websockets logs through ``audio_socket.websockets``, kept to

@@ -1,6 +1,6 @@
 """The Vonage WebSocket audio protocol as plain data and functions.
 
-Facts from ``VONAGE-PROTOCOL.md`` §3: the first message is a text JSON object
+Facts from ``docs/vonage-protocol.md`` §3: the first message is a text JSON object
 ``{"event": "websocket:connected", "content-type": "audio/l16;rate=N", ...}``
 carrying the NCCO endpoint ``headers`` at its top level; after it, binary
 messages are 20 ms frames of 16-bit linear PCM and text messages are JSON events.
@@ -60,7 +60,7 @@ class CallStart:
 
     @property
     def call_uuid(self) -> str | None:
-        """The ``call_uuid`` header (docs/CONTRACT.md), if it is a string."""
+        """The ``call_uuid`` header (docs/contract.md), if it is a string."""
         value = self.metadata.get("call_uuid")
         return value if isinstance(value, str) else None
 

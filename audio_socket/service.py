@@ -1,11 +1,11 @@
 """The process around the server: run until a signal, then drain.
 
-On SIGTERM or SIGINT (DESIGN.md, "Draining, not dropping"): stop listening at
+On SIGTERM or SIGINT (docs/architecture.md, "Draining, not dropping"): stop listening at
 once, so the proxy's dial fails fast and it picks another replica; health
 fails; live calls go on. The process returns when the last call ends. At
 ``DRAIN_TIMEOUT``, or on a second signal, the remaining calls are closed with
 1001 (going away): Vonage then posts ``disconnected`` and the webhooks service
-reconnects the call elsewhere (VONAGE-PROTOCOL.md §4).
+reconnects the call elsewhere (docs/vonage-protocol.md §4).
 """
 
 from __future__ import annotations

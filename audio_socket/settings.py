@@ -1,7 +1,7 @@
 """The audio service's settings: environment variables and ``.env``, read once.
 
 Every limit has a safe default. A bad or missing variable stops start-up with
-one ``configuration error: NAME: what is wrong`` line each (docs/CONTRACT.md);
+one ``configuration error: NAME: what is wrong`` line each (docs/contract.md);
 values are never echoed, so a secret cannot leak into the message.
 """
 

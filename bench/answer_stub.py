@@ -4,7 +4,7 @@ The simulator places calls through an answer webhook; the servers compared with
 audio_socket have no usable one (the Node tutorial's NCCO names ``wss://`` on
 its own host and an invalid ``from``). This stub answers every call with a
 ``connect`` to ``--socket URI`` — with the per-call credential of
-docs/CONTRACT.md when ``SOCKET_TOKEN_SECRET`` is set, so audio_socket can be
+docs/contract.md when ``SOCKET_TOKEN_SECRET`` is set, so audio_socket can be
 driven directly without webhooks and Caddy — and accepts every event. It runs
 on the load generator's core and is idle once calls are up.
 

@@ -1,4 +1,4 @@
-"""``python -m bench``: every measurement of issue 6 in one run, written to bench/RESULTS.md.
+"""``python -m bench``: every measurement of the benchmark in one run, written to bench/RESULTS.md.
 
 Servers, Caddy and the webhooks run on one core, the simulator on the other
 (:func:`bench.procs.cores`). Everything started listens on 127.0.0.1 and is

@@ -1,6 +1,6 @@
 """One load run: the simulator's load mode against a base URL, the servers watched.
 
-The simulator is the only load generator (issue 6). It runs as
+The simulator is the only load generator. It runs as
 ``python -m simulator load BASE_URL ... --json`` pinned to the load core, while
 this module samples the watched processes from /proc every
 :data:`SAMPLE_EVERY` seconds: CPU seconds used over the run, and the resident

@@ -1,4 +1,4 @@
-"""bench/RESULTS.md: the tables, the targets of issue 6 as pass/fail, how they were made."""
+"""bench/RESULTS.md: the tables, the performance targets as pass/fail, how they were made."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bench.runs import Row
 from bench.servers import ServerKind
 from bench.webhooks_rate import WebhooksFigures
 
-# Issue 6's targets, each a ratio measured in the same run.
+# The performance targets, each a ratio measured in the same run.
 CPU_RATIO_MAX = 0.8
 RSS_RATIO_MAX = 0.25
 ANSWER_P99_MAX_MS = 5.0
@@ -50,7 +50,7 @@ class Results:
 
 @dataclass(frozen=True)
 class Target:
-    """One of issue 6's targets, as measured."""
+    """One of the performance targets, as measured."""
 
     name: str
     measured: str
@@ -169,7 +169,7 @@ def _spread(rows: list[Row], key: Key, value: Callable[[Row], float | None]) -> 
 
 
 def targets(results: Results) -> list[Target]:
-    """Issue 6's targets from this run's rows."""
+    """The performance targets from this run's rows."""
     audio, node = ServerKind.AUDIO_SOCKET.value, ServerKind.NODE.value
     found: list[Target] = []
     for calls in sorted({r.calls for r in results.direct}):
@@ -262,7 +262,7 @@ def render(results: Results) -> str:
     lines = [
         "# Benchmark results",
         "",
-        "Written by `python -m bench` (issue 6); do not edit by hand, run it again.",
+        "Written by `python -m bench`; do not edit by hand, run it again.",
         "",
         f"- command: `{shlex.join(results.argv)}`",
         f"- date: {results.started:%Y-%m-%d %H:%M} UTC",
@@ -276,7 +276,7 @@ def render(results: Results) -> str:
         " echoed; memory = RSS growth (/proc/PID/statm) with every call connected ÷ calls",
         f"- rounds: {results.rounds}; {_rounds_note(results.rounds)}",
         "",
-        "## Targets (issue 6), from this run",
+        "## Targets, from this run",
         "",
         "Each ratio is of the medians over the rounds; the rounds' own figures follow.",
         "",

@@ -1,4 +1,4 @@
-"""Soak (issue 5 point 6): many concurrent calls through Caddy for minutes, memory watched.
+"""Soak: many concurrent calls through Caddy for minutes, memory watched.
 
 ``python -m bench.soak`` (``make soak``) starts a local stack with the launcher ``make
 run`` uses, runs ``python -m simulator load`` against it — 200 calls, each lasting the

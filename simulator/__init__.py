@@ -1,7 +1,7 @@
 """A local Vonage: place calls through the stack without a phone, and load it.
 
 ``python -m simulator call BASE_URL`` plays Vonage's side of one call as
-``VONAGE-PROTOCOL.md`` describes — signed answer request, the NCCO run (talk,
+``docs/vonage-protocol.md`` describes — signed answer request, the NCCO run (talk,
 connect), the WebSocket leg with real-time 20 ms frames, signed events, and a
 reconnect when the server closes the socket under the call — and reports what
 came back. ``python -m simulator load BASE_URL --calls N --seconds S`` runs N

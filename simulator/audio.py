@@ -1,6 +1,6 @@
 """The caller's audio: WAV in, exact 20 ms frames out, and WAV out.
 
-VONAGE-PROTOCOL.md §3: signed 16-bit linear PCM, mono, little-endian, 20 ms
+docs/vonage-protocol.md §3: signed 16-bit linear PCM, mono, little-endian, 20 ms
 per frame (320/640/960 bytes at 8/16/24 kHz). Any WAV is read (8/16/24/32-bit
 integer or 32/64-bit float, any channel count, any rate), mixed to mono and
 resampled with soxr to the negotiated rate.

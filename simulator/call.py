@@ -1,6 +1,6 @@
 """One simulated call, run the way Vonage runs it.
 
-VONAGE-PROTOCOL.md §1-§5: fetch the NCCO from the answer URL, post the call's
+docs/vonage-protocol.md §1-§5: fetch the NCCO from the answer URL, post the call's
 events, run the NCCO — ``talk`` is shown, ``connect`` opens the WebSocket leg
 and streams the caller's audio for ``seconds`` — and when the socket closes
 under the live call (``disconnected``) or cannot be opened (``failed``), post
@@ -67,7 +67,7 @@ class LegEnd(StrEnum):
 
 
 class LegStatus(StrEnum):
-    """The event posted about a leg that ended under a live call (VONAGE-PROTOCOL.md §4)."""
+    """The event posted about a leg that ended under a live call (docs/vonage-protocol.md §4)."""
 
     DISCONNECTED = "disconnected"
     FAILED = "failed"

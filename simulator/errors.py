@@ -21,7 +21,7 @@ class UsageError(SimulatorError):
 
 
 class NccoError(SimulatorError):
-    """An NCCO the simulator cannot run (VONAGE-PROTOCOL.md §2)."""
+    """An NCCO the simulator cannot run (docs/vonage-protocol.md §2)."""
 
 
 class WebhookError(SimulatorError):

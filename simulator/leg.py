@@ -1,4 +1,4 @@
-"""The WebSocket leg: Vonage opening the socket as a client (VONAGE-PROTOCOL.md §3).
+"""The WebSocket leg: Vonage opening the socket as a client (docs/vonage-protocol.md §3).
 
 The upgrade carries the endpoint's ``authorization``; the first message is text
 JSON ``{"event": "websocket:connected", "content-type": ..., <headers>}``; then
@@ -134,7 +134,7 @@ def first_message(endpoint: WebsocketEndpoint) -> dict[str, Any]:
 async def serve_text(connection: AudioConnection, on_audio: Callable[[BytesLike], None]) -> int:
     """Answer control messages until the socket closes; the number of text messages.
 
-    VONAGE-PROTOCOL.md §3 (third-party code): ``{"action":"clear"}`` is answered
+    docs/vonage-protocol.md §3 (third-party code): ``{"action":"clear"}`` is answered
     with ``websocket:cleared``, ``{"action":"notify"}`` with ``websocket:notify``
     (at once: the simulator plays what it receives as it arrives). Anything else
     is ignored.

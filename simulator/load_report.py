@@ -22,7 +22,7 @@ from simulator.report import percentiles
 if TYPE_CHECKING:
     from simulator.load import WorkerResult
 
-# Issue 7: the simulator keeps its calls on schedule with p99 lateness under 5 ms.
+# The simulator's own target: it keeps its calls on schedule with p99 lateness under 5 ms.
 LATENESS_LIMIT_MS = 5.0
 
 

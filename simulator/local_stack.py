@@ -1,4 +1,4 @@
-"""Defaults found in the local stack's state folder (docs/CONTRACT.md).
+"""Defaults found in the local stack's state folder (docs/contract.md).
 
 ``python -m stack run`` keeps ``.stack/`` at the repository root
 (``STACK_STATE_DIR`` overrides): the secrets it used in ``secrets.env`` and

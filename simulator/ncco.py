@@ -1,4 +1,4 @@
-"""Parsing an NCCO the way Vonage runs it (VONAGE-PROTOCOL.md §2).
+"""Parsing an NCCO the way Vonage runs it (docs/vonage-protocol.md §2).
 
 The simulator runs ``talk`` and ``connect`` to one ``websocket`` endpoint. The
 whole NCCO is checked before any of it runs, as Vonage does: an NCCO it cannot
@@ -23,7 +23,7 @@ CONTENT_TYPES = {
 MAX_HEADERS_BYTES = 512
 MAX_AUTHORIZATION_CHARS = 8191
 MAX_LIMIT_SECONDS = 7200
-# The Python SDK's rule for `from` (VONAGE-PROTOCOL.md §2).
+# The Python SDK's rule for `from` (docs/vonage-protocol.md §2).
 E164 = re.compile(r"^[1-9]\d{6,14}$")
 PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
 # Actions Vonage knows and the simulator does not run: named in the error.

@@ -1,6 +1,6 @@
 """Vonage-style signed webhooks: the JWT Vonage puts on each request it sends.
 
-VONAGE-PROTOCOL.md §6: ``Authorization: Bearer <JWT>``, HS256 keyed with the
+docs/vonage-protocol.md §6: ``Authorization: Bearer <JWT>``, HS256 keyed with the
 account's signature secret, claims ``iat``, ``jti``, ``iss: "Vonage"``,
 ``payload_hash`` (hex SHA-256 of the request body), ``api_key`` and
 ``application_id``. The hash is taken over the exact bytes sent, so the body

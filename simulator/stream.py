@@ -123,7 +123,7 @@ class CallAudio:
 
     def _send_dtmf(self, sink: FrameSink, i: int) -> None:
         _, digit = self.dtmf.pop(0)
-        # VONAGE-PROTOCOL.md §3: one text message per key press, between audio frames.
+        # docs/vonage-protocol.md §3: one text message per key press, between audio frames.
         message = {"event": "websocket:dtmf", "digit": digit, "duration": 260}
         if sink.send_text_now(json.dumps(message)):
             self.dtmf_sent.append((i, digit))

@@ -1,6 +1,6 @@
 """Vonage's HTTP side: the answer request and the event posts, signed.
 
-VONAGE-PROTOCOL.md §1: the answer URL is fetched with ``GET`` (query string) or
+docs/vonage-protocol.md §1: the answer URL is fetched with ``GET`` (query string) or
 ``POST`` (JSON body), must connect within ~3 s and answer within ~5 s, and is
 retried on a timeout, a reset, 429, 503 and 504 — not on other statuses, nor on
 an NCCO that cannot be parsed. Any 2xx (200-205) is success. §5: events are

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_HTTPS_PORT", "MAX_REPLICAS", "REPLICA_NAME", "Replica", "Sta
 DEFAULT_HTTPS_PORT: Final = 8443
 REPLICA_NAME: Final = "audio.stack.internal"
 MAX_REPLICAS: Final = 200
-#: docs/CONTRACT.md's DRAIN_TIMEOUT default.
+#: docs/contract.md's DRAIN_TIMEOUT default.
 DEFAULT_DRAIN_TIMEOUT: Final = 30.0
 
 

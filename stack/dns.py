@@ -5,7 +5,7 @@ Docker's resolver at 127.0.0.11 answers the service name with one A record per
 replica; here this responder answers the replica name with the addresses of
 the replicas that are up right now, read at every query. Anything else gets
 NXDOMAIN, and questions of other types (AAAA) get an empty answer at once: an
-unanswered AAAA question would stall a lookup (DESIGN.md, proxy notes).
+unanswered AAAA question would stall a lookup (docs/architecture.md, proxy notes).
 """
 
 from __future__ import annotations

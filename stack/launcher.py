@@ -345,7 +345,7 @@ class Stack:
     def stop_replica(
         self, replica: Replica, *, wait: bool = True, keep_in_dns: bool = False
     ) -> int | None:
-        """SIGTERM: the replica drains (DESIGN.md). Unlisted from DNS at once.
+        """SIGTERM: the replica drains (docs/architecture.md). Unlisted from DNS at once.
 
         With ``wait``, returns its exit status once it has exited (SIGKILL after
         DRAIN_TIMEOUT and a margin).

@@ -1,4 +1,4 @@
-"""Where the local stack finds its tools and keeps its state (docs/CONTRACT.md)."""
+"""Where the local stack finds its tools and keeps its state (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The two secrets of a local run: taken from the environment, else generated.
 
 The run writes them to ``secrets.env`` in the state folder (mode 0600), where the
-simulator finds the signature secret to sign its webhooks (docs/CONTRACT.md).
+simulator finds the signature secret to sign its webhooks (docs/contract.md).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from webhooks.errors import ConfigurationError
 from webhooks.logs import configure_logging
 from webhooks.settings import Settings, load_settings
 
-# How `python -m webhooks` exits when the configuration is bad (docs/CONTRACT.md).
+# How `python -m webhooks` exits when the configuration is bad (docs/contract.md).
 EXIT_CONFIGURATION = 2
 
 
@@ -23,7 +23,7 @@ def serve(settings: Settings) -> None:
         create_app(settings),
         host=settings.webhooks_host,
         port=settings.webhooks_port,
-        # Forwarded headers must never change what the app sees (DESIGN.md: the public
+        # Forwarded headers must never change what the app sees (docs/architecture.md: the public
         # host comes from configuration); Caddy is the only client that matters.
         proxy_headers=False,
         server_header=False,

@@ -1,7 +1,7 @@
-"""The per-call socket credential (docs/CONTRACT.md, "The per-call socket credential").
+"""The per-call socket credential (docs/contract.md, "The per-call socket credential").
 
 Minted on the answer and on every reconnect, put in the NCCO endpoint's
-``authorization`` (VONAGE-PROTOCOL.md §2), checked by audio_socket at the upgrade.
+``authorization`` (docs/vonage-protocol.md §2), checked by audio_socket at the upgrade.
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ Hierarchy::
     └── RequestError                a request we refuse; carries its HTTP status
         ├── BadRequest              400: malformed JSON, wrong content type, missing uuid
         ├── BodyTooLarge            413: body over the limit
-        └── SignatureRejected       401: signed-webhook check failed (VONAGE-PROTOCOL.md §6)
+        └── SignatureRejected       401: signed-webhook check failed (docs/vonage-protocol.md §6)
 
 Anything else escaping a handler is a bug; ``internal_error_response`` answers it
 with 503 rather than 500, which Vonage retries on the answer URL
-(VONAGE-PROTOCOL.md §1) and which never carries a traceback to the caller.
+(docs/vonage-protocol.md §1) and which never carries a traceback to the caller.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Call events and what the service answers to them, with no I/O and no call state.
 
 The websocket leg's events carry back the endpoint ``headers`` we put in the NCCO
-(VONAGE-PROTOCOL.md §2, §4), so the attempt count travels with the call itself.
+(docs/vonage-protocol.md §2, §4), so the attempt count travels with the call itself.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = [
 
 
 class CallStatus(enum.StrEnum):
-    """The statuses Vonage documents (VONAGE-PROTOCOL.md §5); others are accepted too."""
+    """The statuses Vonage documents (docs/vonage-protocol.md §5); others are accepted too."""
 
     STARTED = "started"
     RINGING = "ringing"

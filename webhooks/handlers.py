@@ -1,7 +1,7 @@
 """The request handlers: short, each reading, checking, then answering with an NCCO.
 
 Every URL they put in an NCCO comes from ``PUBLIC_HOST``; nothing here reads the
-request's ``Host`` or ``X-Forwarded-*`` headers (DESIGN.md, "public host").
+request's ``Host`` or ``X-Forwarded-*`` headers (docs/architecture.md, "public host").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Structured logs: one JSON object per line on stderr (docs/CONTRACT.md, "Logs")."""
+"""Structured logs: one JSON object per line on stderr (docs/contract.md, "Logs")."""
 
 from __future__ import annotations
 

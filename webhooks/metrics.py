@@ -16,7 +16,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 ROUTES = frozenset({"/webhooks/answer", "/webhooks/events", "/healthz", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST"})
 _STATUSES = frozenset(CallStatus)
-# Answers are expected in a few milliseconds (issue 3; Vonage waits at most ~5 s, §1).
+# Answers are expected in milliseconds (Vonage waits ~5 s at most, docs/vonage-protocol.md §1).
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
 

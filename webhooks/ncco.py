@@ -2,7 +2,7 @@
 
 The talk actions never change, so they are validated and serialised once; only the
 ``connect`` action, which carries the call's credential, is built per request
-(VONAGE-PROTOCOL.md §2, §4).
+(docs/vonage-protocol.md §2, §4).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ __all__ = [
 
 Action = dict[str, Any]
 
-# VONAGE-PROTOCOL.md §2: the endpoint `headers` object is at most 512 bytes serialised.
+# docs/vonage-protocol.md §2: the endpoint `headers` object is at most 512 bytes serialised.
 MAX_HEADERS_BYTES = 511
-# VONAGE-PROTOCOL.md §2: `from` is digits only, the Python SDK's PhoneNumber pattern.
+# docs/vonage-protocol.md §2: `from` is digits only, the Python SDK's PhoneNumber pattern.
 _E164_RE = re.compile(r"[1-9]\d{6,14}")
 
 
@@ -47,7 +47,7 @@ def caller_id(number: object) -> str | None:
 
 
 def endpoint_headers(call_uuid: str, attempt: int) -> dict[str, Any]:
-    """The endpoint ``headers`` (docs/CONTRACT.md), checked against Vonage's size limit."""
+    """The endpoint ``headers`` (docs/contract.md), checked against Vonage's size limit."""
     headers: dict[str, Any] = {"call_uuid": call_uuid, "attempt": attempt}
     if len(json.dumps(headers).encode()) > MAX_HEADERS_BYTES:
         raise BadRequest("uuid is too long for the websocket endpoint headers")
@@ -88,7 +88,7 @@ class NccoBuilder:
     def build_reconnect_ncco(
         self, call_uuid: str, attempt: int, caller: object, credential: str
     ) -> list[Action]:
-        """Connect again (VONAGE-PROTOCOL.md §4): replaces the rest of the call's NCCO."""
+        """Connect again (docs/vonage-protocol.md §4): replaces the rest of the call's NCCO."""
         return [self.build_connect(call_uuid, attempt, caller_id(caller), credential)]
 
     def build_apology_ncco(self) -> list[Action]:

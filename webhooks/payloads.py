@@ -2,7 +2,7 @@
 
 Vonage sends the answer and event webhooks as a query string (GET) or a JSON object
 (POST), depending on the application's ``answer_method``/``event_method``
-(VONAGE-PROTOCOL.md §1, §5). Unknown parameters are kept and ignored downstream.
+(docs/vonage-protocol.md §1, §5). Unknown parameters are kept and ignored downstream.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["MAX_BODY_BYTES", "parse_params", "read_body", "require_uuid"]
 MAX_BODY_BYTES = 64 * 1024
 _JSON_MEDIA_TYPE = "application/json"
 # Vonage's uuids are hex with dashes; anything printable and short is accepted, but
-# nothing that could swell the endpoint headers past 512 bytes (VONAGE-PROTOCOL.md §2).
+# nothing that could swell the endpoint headers past 512 bytes (docs/vonage-protocol.md §2).
 _UUID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 

@@ -1,6 +1,6 @@
 """The service's one typed settings object, read once from the environment and ``.env``.
 
-Variables and defaults are docs/CONTRACT.md's table. ``load_settings`` turns every
+Variables and defaults are docs/contract.md's table. ``load_settings`` turns every
 problem into a ``ConfigurationError`` naming the variable, never echoing its value.
 """
 
@@ -25,18 +25,18 @@ _HOST_RE = re.compile(
     r"(?::(?P<port>\d{1,5}))?"
 )
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
-_MIN_SOCKET_SECRET_BYTES = 32  # docs/CONTRACT.md: the credential key is at least 32 bytes
+_MIN_SOCKET_SECRET_BYTES = 32  # docs/contract.md: the credential key is at least 32 bytes
 _MAX_PORT = 65535
 
 # Vonage's talk action takes at most 1500 characters (vonage-voice `Talk.text`).
 SpokenText = Annotated[str, Field(min_length=1, max_length=1500)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-# The websocket endpoint's content-types (VONAGE-PROTOCOL.md §2).
+# The websocket endpoint's content-types (docs/vonage-protocol.md §2).
 ContentType = Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]
 
 
 class Settings(BaseSettings):
-    """Configuration of the webhooks service (docs/CONTRACT.md, "Variables")."""
+    """Configuration of the webhooks service (docs/contract.md, "Variables")."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
 
     @property
     def verify_signatures(self) -> bool:
-        """Whether signed webhooks are checked (VONAGE-PROTOCOL.md §6)."""
+        """Whether signed webhooks are checked (docs/vonage-protocol.md §6)."""
         return self.vonage_verify_signatures
 
     @property
@@ -133,14 +133,14 @@ class Settings(BaseSettings):
 
     @property
     def events_url(self) -> str:
-        """The connect action's synchronous ``eventUrl`` (VONAGE-PROTOCOL.md §2, §4)."""
+        """The connect action's synchronous ``eventUrl`` (docs/vonage-protocol.md §2, §4)."""
         return f"https://{self.public_host}/webhooks/events"
 
     @property
     def content_type(
         self,
     ) -> Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]:
-        """The websocket endpoint's ``content-type`` (VONAGE-PROTOCOL.md §2)."""
+        """The websocket endpoint's ``content-type`` (docs/vonage-protocol.md §2)."""
         match self.audio_sample_rate:
             case 8000:
                 return "audio/l16;rate=8000"

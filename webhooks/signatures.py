@@ -1,4 +1,4 @@
-"""Verification of Vonage signed webhooks (VONAGE-PROTOCOL.md §6).
+"""Verification of Vonage signed webhooks (docs/vonage-protocol.md §6).
 
 Vonage sends ``Authorization: Bearer <JWT>``, HS256 with the account's signature
 secret, claims ``iat`` and ``payload_hash`` (hex SHA-256 of the body). vonage-jwt's

@@ -39,7 +39,7 @@ def mint(
     ttl: int = 300,
     **claims: Any,
 ) -> str:
-    """A socket credential as the webhooks service mints it (docs/CONTRACT.md)."""
+    """A socket credential as the webhooks service mints it (docs/contract.md)."""
     now = int(time.time())
     payload: dict[str, Any] = {
         "sub": call_uuid,

@@ -44,7 +44,7 @@ def connected(**fields: Any) -> str:
 
 @pytest.mark.parametrize(("rate", "size"), [(8000, 320), (16000, 640), (24000, 960)])
 def test_frame_sizes_match_the_protocol_table(rate: int, size: int) -> None:
-    """20 ms of 16-bit mono PCM is 320, 640 or 960 bytes (VONAGE-PROTOCOL.md §3)."""
+    """20 ms of 16-bit mono PCM is 320, 640 or 960 bytes (docs/vonage-protocol.md §3)."""
     assert frame_bytes(rate) == size
 
 

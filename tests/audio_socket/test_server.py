@@ -207,7 +207,7 @@ async def test_invalid_utf8_first_message_is_1007(server: AudioServer) -> None:
 
 
 async def test_first_message_for_another_call_is_1008(server: AudioServer) -> None:
-    """call_uuid must equal the credential's sub (docs/CONTRACT.md)."""
+    """call_uuid must equal the credential's sub (docs/contract.md)."""
     async with open_socket(server.port, mint("call-1")) as ws:
         await ws.send(connected_message("call-2"))
         assert await close_of(ws) == (1008, "credential does not match call")

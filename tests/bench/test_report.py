@@ -1,4 +1,4 @@
-"""bench/report.py: issue 6's targets computed from rows."""
+"""bench/report.py: the performance targets computed from rows."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def test_smoke_writes_every_table(smoke: Path) -> None:
     """The targets, the servers, Caddy, its settings and the webhooks are all there."""
     text = smoke.read_text()
     for heading in (
-        "## Targets (issue 6)",
+        "## Targets",
         "## Echo servers, direct",
         "## Where audio_socket's time goes",
         "## Through Caddy",

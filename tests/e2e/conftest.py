@@ -11,7 +11,7 @@ import pytest
 
 from stack import Stack, StackConfig
 
-#: Variables of docs/CONTRACT.md and caddy/Caddyfile: a developer's values must not
+#: Variables of docs/contract.md and caddy/Caddyfile: a developer's values must not
 #: change what these tests see.
 CONFIGURATION = {
     "PUBLIC_HOST", "VONAGE_SIGNATURE_SECRET", "VONAGE_VERIFY_SIGNATURES", "SIGNATURE_MAX_AGE",

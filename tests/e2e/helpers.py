@@ -1,6 +1,6 @@
 """What the end-to-end tests do as Vonage would: sign webhooks, read NCCOs, open calls.
 
-Written against docs/CONTRACT.md and VONAGE-PROTOCOL.md directly, with httpx and the
+Written against docs/contract.md and docs/vonage-protocol.md directly, with httpx and the
 websockets client, so that these tests depend on no other package of the project.
 """
 
@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from stack import Replica, Stack
 
-#: 20 ms of 16-bit mono PCM at 16 kHz (VONAGE-PROTOCOL.md §3).
+#: 20 ms of 16-bit mono PCM at 16 kHz (docs/vonage-protocol.md §3).
 FRAME_BYTES = 640
 TIMEOUT = 10.0
 

@@ -1,4 +1,4 @@
-"""The simulator against the real local stack, through Caddy and TLS (issue 7's "done when").
+"""The simulator against the real local stack, through Caddy and TLS.
 
 A call; a reconnect after the replica serving the call is killed; a short load
 run with nothing lost. The stack is the session's three-replica stack, left as

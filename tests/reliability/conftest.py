@@ -1,4 +1,4 @@
-"""Fixtures of the reliability tests (issue 5): stacks started by the same launcher as
+"""Fixtures of the reliability tests: stacks started by the same launcher as
 ``make run``, each with the short timeouts its test needs, stopped when it is done."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.e2e.conftest import start_stack
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker here until pyproject.toml lists it."""
     config.addinivalue_line(
-        "markers", "reliability: issue 5, what the stack survives (real Caddy, real TLS)"
+        "markers", "reliability: what the stack survives (real Caddy, real TLS)"
     )
 
 
@@ -34,7 +34,7 @@ def stack2(tmp_path: Path) -> Iterator[Stack]:
     yield from started(tmp_path / "stack", 2)
 
 
-#: Short limits, so that what they cut is cut within the test (issue 2's settings).
+#: Short limits, so that what they cut is cut within the test.
 HANDSHAKE_TIMEOUT = 2.0
 SEND_TIMEOUT = 2.0
 

@@ -225,7 +225,7 @@ async def calls_alongside(stack: Stack) -> AsyncIterator[list[CallReport]]:
 
 
 def socket_credential(secret: str, call_uuid: str, **overrides: Any) -> str:
-    """``Authorization`` of a socket upgrade: the per-call JWT (docs/CONTRACT.md)."""
+    """``Authorization`` of a socket upgrade: the per-call JWT (docs/contract.md)."""
     now = int(time.time())
     claims = {
         "sub": call_uuid,

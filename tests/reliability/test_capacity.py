@@ -1,4 +1,4 @@
-"""No replica to take a call, and a full one (issue 5 point 4).
+"""No replica to take a call, and a full one.
 
 Every replica down: the connect fails, the events webhook answers ``failed`` with a
 new connect until RECONNECT_ATTEMPTS, then with the apology; nothing hangs and the
@@ -32,7 +32,7 @@ from tests.reliability.helpers import (
 pytestmark = pytest.mark.reliability
 
 RECONNECT_ATTEMPTS = 3
-#: Vonage wants the NCCO within 5 s (VONAGE-PROTOCOL.md §1); ours come in milliseconds.
+#: Vonage wants the NCCO within 5 s (docs/vonage-protocol.md §1); ours come in milliseconds.
 ANSWER_BUDGET_S = 1.0
 ANSWERS = 20
 #: Three connects, each at most Caddy's lb_try_duration (2 s), and the webhooks between.
@@ -70,7 +70,7 @@ async def test_no_replica_left_retries_then_apologises(stack2: Stack, in_dns: bo
     assert len(report.talks) == 2, report.talks  # the greeting, then the apology
     assert took < OUTAGE_BUDGET_S
     assert max(answers) < ANSWER_BUDGET_S, answers
-    print(  # the figures docs/RELIABILITY.md quotes (pytest -s)
+    print(  # the figures docs/reliability.md quotes (pytest -s)
         f"all replicas down ({'killed, in DNS' if in_dns else 'stopped'}): apology after"
         f" {took:.1f} s; answer webhook max {max(answers) * 1000:.0f} ms during the outage"
     )

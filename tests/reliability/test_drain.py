@@ -1,4 +1,4 @@
-"""Rolling drain (issue 5 point 1): SIGTERM one of two replicas under ten live calls.
+"""Rolling drain: SIGTERM one of two replicas under ten live calls.
 
 With a long ``DRAIN_TIMEOUT`` the calls finish where they are, with no gap, and the
 process exits 0 when the last one ends. With a short one the calls still on it are
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.reliability
 
 LIVE_CALLS = 10
 NEW_CALLS = 4
-#: Issue 5: the audio gap of a drained call's reconnect.
+#: the audio gap of a drained call's reconnect.
 GAP_BUDGET_MS = 1000.0
 #: Between two echoed frames of a call that was never cut (20 ms nominal, loaded machine).
 NO_GAP_MS = 250.0
@@ -85,7 +85,7 @@ async def test_drained_replica_keeps_its_calls_until_they_end(patient_stack: Sta
         assert report.reconnects == [], report.reconnects
     intervals = [max_echo_interval_ms(call) for call in live]
     assert max(intervals) < NO_GAP_MS, intervals
-    print(  # the figures docs/RELIABILITY.md quotes (pytest -s)
+    print(  # the figures docs/reliability.md quotes (pytest -s)
         f"drain: {on_drained} calls kept on the draining replica, exit 0 after {exited:.1f} s,"
         f" longest wait between echoed frames {max(intervals):.0f} ms"
     )

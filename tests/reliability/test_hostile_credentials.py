@@ -1,4 +1,4 @@
-"""Hostile credentials (issue 5 point 5): bad socket credentials, bad webhook signatures,
+"""Hostile credentials: bad socket credentials, bad webhook signatures,
 and a burst of 1,000 refused upgrades — each answered 401 through Caddy while a
 simulated call is served alongside and every service stays healthy."""
 
@@ -81,7 +81,7 @@ async def test_bad_socket_credentials_get_401(hostile_stack: Stack) -> None:
 
 
 def vonage_jwt(secret: str, body: bytes = b"", **overrides: Any) -> str:
-    """A signed-webhook ``Authorization`` (VONAGE-PROTOCOL.md §6)."""
+    """A signed-webhook ``Authorization`` (docs/vonage-protocol.md §6)."""
     claims = {
         "iat": int(time.time()),
         "jti": str(uuid.uuid4()),
@@ -133,7 +133,7 @@ async def test_bad_webhook_signatures_get_401(hostile_stack: Stack) -> None:
         answers = {
             name: await _answer(client, sign(b""))
             for name, sign in signatures.items()
-            if name != "no payload_hash"  # a GET has no body to hash (issue 3)
+            if name != "no payload_hash"  # a GET has no body to hash
         }
         events = {name: await _post(client, body, sign(body)) for name, sign in signatures.items()}
         events["body tampered"] = await _post(client, tampered, vonage_jwt(secret, body))

@@ -1,6 +1,6 @@
-"""Hostile sockets (issue 5 point 5): fuzzed first messages and frames, oversize and
+"""Hostile sockets: fuzzed first messages and frames, oversize and
 binary-first messages, handshakes never finished, a peer that stops reading — each
-given its answer (close codes of issue 2) while a simulated call is served alongside
+given its answer (the close codes of docs/contract.md) while a simulated call is served alongside
 and every service stays healthy."""
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ pytestmark = pytest.mark.reliability
 
 CONNECTED: Final = "websocket:connected"
 CONTENT_TYPES: Final = {8000: 320, 16000: 640, 24000: 960}
-FIRST_MESSAGE_MAX_BYTES: Final = 4096  # issue 2
-MAX_MESSAGE_BYTES: Final = 65536  # docs/CONTRACT.md default
+FIRST_MESSAGE_MAX_BYTES: Final = 4096  # docs/contract.md
+MAX_MESSAGE_BYTES: Final = 65536  # docs/contract.md default
 UNSUPPORTED, INVALID, POLICY, TOO_BIG = 1003, 1007, 1008, 1009
 #: Stands for the credential's call uuid in generated first messages.
 THE_CALL: Final = "<the call>"
@@ -53,7 +53,7 @@ STALLED_RSS_BUDGET_MB = 40.0
 
 
 def expected_close(message: str | bytes, call_uuid: str) -> int | None:  # noqa: PLR0911
-    """Issue 2's answer to a first message: a close code, or None when the call starts."""
+    """The contract's answer to a first message: a close code, or None when the call starts."""
     if isinstance(message, bytes):
         return UNSUPPORTED
     if len(message.encode()) > FIRST_MESSAGE_MAX_BYTES:
@@ -70,7 +70,7 @@ def expected_close(message: str | bytes, call_uuid: str) -> int | None:  # noqa:
     if content_type not in {f"audio/l16;rate={rate}" for rate in CONTENT_TYPES}:
         return UNSUPPORTED
     if data.get("call_uuid") != call_uuid:
-        return POLICY  # docs/CONTRACT.md: credential does not match call
+        return POLICY  # docs/contract.md: credential does not match call
     return None
 
 
@@ -151,7 +151,7 @@ async def close_code_after(socket_: ClientConnection, message: str | bytes) -> i
 
 
 async def first_message_answer(stack: Stack, first: str | bytes | dict[str, Any]) -> None:
-    """One first message through Caddy gets issue 2's answer."""
+    """One first message through Caddy gets the contract's answer."""
     call_uuid = str(uuid.uuid4())
     if isinstance(first, dict):
         first = json.dumps({k: call_uuid if v == THE_CALL else v for k, v in first.items()})

@@ -1,4 +1,4 @@
-"""A replica killed with SIGKILL mid-call (issue 5 point 2), and a Caddy reload (point 3).
+"""A replica killed with SIGKILL mid-call, and a Caddy reload.
 
 The kill is the harsh case: the dead replica stays in DNS, as it may for a while
 when a container dies, so Caddy still offers it — and, having no connections left,
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.reliability
 LIVE_CALLS = 10
 NEW_CALLS = 4
 GAP_BUDGET_MS = 1000.0
-#: Issue 5: new calls right after the kill are not delayed by more than this.
+#: new calls right after the kill are not delayed by more than this.
 DELAY_BUDGET_S = 1.0
 NO_GAP_MS = 250.0
 RELOADS = 2
@@ -63,7 +63,7 @@ async def test_killed_replica_calls_reconnect_to_the_survivor(stack2: Stack) -> 
     baseline = statistics.median(first_echo_s(c) for c in live)
     after_kill = [first_echo_s(c) for c in new]
     assert max(after_kill) - baseline < DELAY_BUDGET_S, (baseline, after_kill)
-    print(  # the figures docs/RELIABILITY.md quotes (pytest -s)
+    print(  # the figures docs/reliability.md quotes (pytest -s)
         f"kill: {len(moved)} calls reconnected, gaps ms {sorted(round(g) for g in gaps)};"
         f" new calls' first echo {[round(t, 2) for t in after_kill]} s"
         f" (before the kill: median {baseline:.2f} s)"

@@ -65,7 +65,7 @@ class StartStack(Protocol):
 
 
 def reconnecting_events(stack: Callable[[], FakeStack]) -> Route:
-    """The real webhooks' rule (issue 3): reconnect on disconnected/failed, then apologise."""
+    """The real webhooks' rule: reconnect on disconnected/failed, then apologise."""
 
     async def events(request: Request) -> Reply:
         fields = request.fields()

@@ -74,7 +74,7 @@ def verify(request: Request, secret: str = SECRET) -> dict[str, Any] | None:
 def connect_ncco(
     socket_uri: str, events_url: str, *, attempt: int = 1, rate: int = 16000
 ) -> list[dict[str, Any]]:
-    """The NCCO the real webhooks service answers with (issue 3)."""
+    """The NCCO the real webhooks service answers with."""
     return [
         {"action": "talk", "text": "Please wait while we connect you to the echo server"},
         {

@@ -51,7 +51,7 @@ def wav_bytes(
 
 @pytest.mark.parametrize(("rate", "size"), [(8000, 320), (16000, 640), (24000, 960)])
 def test_frame_sizes(rate: int, size: int) -> None:
-    """20 ms of 16-bit mono: 320, 640, 960 bytes (VONAGE-PROTOCOL.md §3)."""
+    """20 ms of 16-bit mono: 320, 640, 960 bytes (docs/vonage-protocol.md §3)."""
     assert frame_bytes(rate) == size
     assert samples_per_frame(rate) * 2 == size
 

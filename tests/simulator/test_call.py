@@ -1,4 +1,4 @@
-"""One call against the fake stack: the good paths and every error path of issue 7."""
+"""One call against the fake stack: the good paths and every error path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Defaults found in the local stack's state folder (docs/CONTRACT.md)."""
+"""Defaults found in the local stack's state folder (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NCCO parsing: what runs, and a clear error for what cannot (VONAGE-PROTOCOL.md §2)."""
+"""NCCO parsing: what runs, and a clear error for what cannot (docs/vonage-protocol.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Signed webhooks as Vonage sends them (VONAGE-PROTOCOL.md §6)."""
+"""Signed webhooks as Vonage sends them (docs/vonage-protocol.md §6)."""
 
 from __future__ import annotations
 

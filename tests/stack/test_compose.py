@@ -1,4 +1,4 @@
-"""compose.yaml as the Compose v2 binary resolves it: the deployment issue 4 describes."""
+"""compose.yaml as the Compose v2 binary resolves it: the deployment as shipped."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from stack.caddy import CaddyPlaceholders
 from stack.paths import REPO_ROOT
 from webhooks.settings import Settings
 
-CONTRACT = REPO_ROOT / "docs" / "CONTRACT.md"
+CONTRACT = REPO_ROOT / "docs" / "contract.md"
 EXAMPLE = REPO_ROOT / ".env.example"
 # A setting line, active or commented out: NAME=value or #NAME=value.
 SETTING = re.compile(r"^#?([A-Z][A-Z0-9_]*)=(.*)$")
@@ -36,7 +36,7 @@ def _contract_variables() -> set[str]:
 
 
 def test_every_contract_variable_is_listed() -> None:
-    """docs/CONTRACT.md's table, all of it."""
+    """docs/contract.md's table, all of it."""
     assert _contract_variables() - set(_example()) == set()
 
 

@@ -78,7 +78,7 @@ def sign(
     omit: tuple[str, ...] = (),
     **claims: Any,
 ) -> str:
-    """An ``Authorization`` value as Vonage signs webhooks (VONAGE-PROTOCOL.md §6)."""
+    """An ``Authorization`` value as Vonage signs webhooks (docs/vonage-protocol.md §6)."""
     payload: dict[str, Any] = {
         "iat": int(time.time()) if iat is None else iat,
         "jti": "a7f0e0c4-0b0e-4c1e-9b7e-6c1f1d3b2a10",

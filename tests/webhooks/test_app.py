@@ -1,4 +1,4 @@
-"""Tests for webhooks.app through Starlette's TestClient: every rule of issue 3."""
+"""Tests for webhooks.app through Starlette's TestClient: every rule of the webhooks."""
 
 from __future__ import annotations
 

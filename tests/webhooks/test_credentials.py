@@ -1,4 +1,4 @@
-"""Tests for webhooks.credentials: the per-call socket JWT of docs/CONTRACT.md."""
+"""Tests for webhooks.credentials: the per-call socket JWT of docs/contract.md."""
 
 from __future__ import annotations
 

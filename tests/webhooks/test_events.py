@@ -13,7 +13,7 @@ from webhooks.events import CallEvent, Reply, SocketLeg, parse_event, plan_reply
 
 
 def _socket_event(status: str | None = "disconnected", **fields: Any) -> dict[str, Any]:
-    """An event about our websocket leg, shaped as in VONAGE-PROTOCOL.md §4."""
+    """An event about our websocket leg, shaped as in docs/vonage-protocol.md §4."""
     event: dict[str, Any] = {
         "from": "447700900000",
         "to": SOCKET_URI,

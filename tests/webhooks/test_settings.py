@@ -26,7 +26,7 @@ def _problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, str]:
 
 
 def test_defaults_are_the_contracts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unset variables take docs/CONTRACT.md's defaults."""
+    """Unset variables take docs/contract.md's defaults."""
     _set_required(monkeypatch)
     settings = load_settings(env_file=None)
     assert settings.verify_signatures is True

@@ -1,4 +1,4 @@
-"""Tests for webhooks.signatures: Vonage signed webhooks (VONAGE-PROTOCOL.md §6)."""
+"""Tests for webhooks.signatures: Vonage signed webhooks (docs/vonage-protocol.md §6)."""
 
 from __future__ import annotations
 
