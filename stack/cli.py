@@ -14,7 +14,7 @@ from typing import Final, TextIO
 
 from stack.check import run_checks
 from stack.config import DEFAULT_HTTPS_PORT, MAX_REPLICAS, StackConfig
-from stack.errors import PortsInUse, StackError
+from stack.errors import PortsInUse, StackError, StateDirInUse
 from stack.launcher import Stack
 from stack.paths import REPO_ROOT, default_state_dir
 from stack.processes import ManagedProcess
@@ -134,7 +134,7 @@ def run_stack(config: StackConfig, out: TextIO) -> int:
         try:
             print(f"starting the local stack ({config.audio_replicas} audio)...", file=out)
             stack.start()
-        except PortsInUse as exc:
+        except (PortsInUse, StateDirInUse) as exc:
             print(f"not started: {exc}", file=out)
             return EXIT_FAILED
         except StackError as exc:

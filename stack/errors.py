@@ -3,6 +3,7 @@
 StackError
 ├── ToolMissing         a program the stack needs is not installed
 ├── PortsInUse          ports are taken: nothing was started
+├── StateDirInUse       another stack runs on the same state folder: nothing was started
 └── StartupFailed       a process exited or did not get ready in time
 """
 
@@ -10,8 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["PortClaim", "PortsInUse", "StackError", "StartupFailed", "ToolMissing"]
+__all__ = [
+    "PortClaim",
+    "PortsInUse",
+    "StackError",
+    "StartupFailed",
+    "StateDirInUse",
+    "ToolMissing",
+]
 
 
 class StackError(Exception):
@@ -50,6 +59,23 @@ class PortsInUse(StackError):
             lines.append(f"{claim.describe()} is already in use{hint}")
         super().__init__("\n".join(lines))
         self.claims = tuple(claims)
+
+
+class StateDirInUse(StackError):
+    """Another stack holds the state folder's lock (``stack/state_lock.py``)."""
+
+    def __init__(self, root: Path, holder: str) -> None:
+        who = f" ({holder})" if holder else ""
+        super().__init__(
+            f"the state folder {root} is in use by another local stack{who}.\n"
+            "Two stacks on one folder would overwrite each other's secrets.env and logs."
+            " Stop the other one first (Ctrl-C in its terminal), or give this one a folder"
+            " and a port of its own:\n"
+            "  python -m stack run --state-dir DIR --https-port PORT"
+            "   (or STACK_STATE_DIR=DIR make run)"
+        )
+        self.root = root
+        self.holder = holder
 
 
 class StartupFailed(StackError):

@@ -33,6 +33,7 @@ from stack.paths import REPO_ROOT, StatePaths, find_tool
 from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
 from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
+from stack.state_lock import StateLock
 
 __all__ = ["Replica", "Stack", "StackConfig"]
 
@@ -51,6 +52,7 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
+        self._state_lock = StateLock(config.state_dir)
         self.secrets: StackSecrets = resolve_secrets(config.environ)
         self.replicas: list[Replica] = []
         self._lock = threading.Lock()
@@ -127,21 +129,24 @@ class Stack:
     def start(self) -> None:
         """Start everything and wait until Caddy answers through TLS.
 
-        Ports are checked before anything starts; on any failure, what was
-        started is stopped again and ``StackError`` says why.
+        The state folder is locked and the ports are checked before anything starts
+        or is written (``StateDirInUse``, ``PortsInUse``); on any later failure, what
+        was started is stopped again and ``StackError`` says why. The previous run's
+        logs move to ``logs.prev/``.
         """
-        self._placeholders = self._reserve_ports()
-        self.paths.create()
-        for old_log in self.paths.logs.glob("*.log"):  # one run's logs, not a pile
-            old_log.unlink()
-        write_secrets_env(self.paths.secrets_env, self.secrets)
+        self._state_lock.acquire()  # before anything is written to the folder
         try:
+            self._placeholders = self._reserve_ports()
+            self.paths.rotate_logs()
+            self.paths.create()
+            write_secrets_env(self.paths.secrets_env, self.secrets)
             self._start_dns()
             self._start_services()
             self._start_caddy()
         except BaseException:
             self.stop()
             raise
+        self._state_lock.describe(f"pid {os.getpid()}, {self.base_url}")
 
     def _reserve_ports(self) -> CaddyPlaceholders:
         config = self.config
@@ -384,7 +389,8 @@ class Stack:
 
         Audio replicas get SIGTERM and drain (up to DRAIN_TIMEOUT) while webhooks and
         Caddy still run: a drained call's events, and its reconnect, go through them.
-        Then webhooks, then Caddy, then the DNS responder.
+        Then webhooks, then Caddy, then the DNS responder; last, the state folder's
+        lock is released.
         """
         with self._lock:
             for replica in self.replicas:
@@ -400,3 +406,4 @@ class Stack:
         if self._dns is not None:
             self._dns.stop()
             self._dns = None
+        self._state_lock.release()

@@ -65,6 +65,22 @@ class StatePaths:
         """One log file per process."""
         return self.root / "logs"
 
+    @property
+    def previous_logs(self) -> Path:
+        """The logs of the run before the last one started (see ``rotate_logs``)."""
+        return self.root / "logs.prev"
+
+    def rotate_logs(self) -> None:
+        """Move the last run's logs to ``logs.prev/``, so that ``logs/`` is this run's.
+
+        A run that fails to start keeps the logs of the one before it, which are often
+        what explains the failure; only the run before that is dropped.
+        """
+        if not self.logs.is_dir() or not any(self.logs.iterdir()):
+            return
+        shutil.rmtree(self.previous_logs, ignore_errors=True)
+        self.logs.rename(self.previous_logs)
+
     def create(self) -> None:
         """Make the folders, private to this user: they hold secrets and CA keys."""
         for folder in (self.root, self.caddy_data, self.caddy_config, self.logs):

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stack import Stack, StackConfig
+from stack.errors import StateDirInUse
 from stack.ports import pick_free_port
 from stack.processes import wait_until
 from tests.e2e.conftest import e2e_environ, start_stack
@@ -149,3 +151,19 @@ async def test_stop_lets_a_live_call_finish_through_caddy_and_webhooks(tmp_path:
     finally:
         if stopping is None:
             stack.stop()
+
+
+async def test_second_stack_on_a_running_stacks_folder_changes_nothing(stack3: Stack) -> None:
+    """It is refused before writing anything: the running stack's secrets still sign."""
+    root = stack3.paths.root
+    secrets_before = stack3.paths.secrets_env.read_bytes()
+    logs_before = sorted(p.name for p in stack3.paths.logs.iterdir())
+    second = Stack(StackConfig(state_dir=root, https_port=0, environ=e2e_environ()))
+    with pytest.raises(StateDirInUse, match=re.escape(f"{root} is in use")):
+        second.start()
+    second.stop()  # nothing of the first stack's is touched by the second one's stop
+    assert stack3.paths.secrets_env.read_bytes() == secrets_before
+    assert sorted(p.name for p in stack3.paths.logs.iterdir()) == logs_before
+    assert not stack3.paths.previous_logs.exists()
+    async with stack_client(stack3) as client:
+        await fetch_ncco(client, stack3, str(uuid.uuid4()))
