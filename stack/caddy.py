@@ -45,7 +45,8 @@ class CaddyPlaceholders:
             "WEBHOOKS_UPSTREAM": f"{LOOPBACK}:{self.webhooks_port}",
             "AUDIO_UPSTREAM_NAME": self.replica_name,
             "AUDIO_UPSTREAM_PORT": str(self.audio_port),
-            "AUDIO_RESOLVER": self.resolver,
+            # A whole line of the dynamic upstream (caddy/Caddyfile): the responder.
+            "AUDIO_RESOLVERS": f"resolvers {self.resolver}" if self.resolver else "",
         }
         empty = [name for name, value in values.items() if not value]
         if empty:

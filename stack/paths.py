@@ -30,6 +30,7 @@ COMPOSE_FILE: Final = REPO_ROOT / "compose.yaml"
 DOCKERFILES: Final = (
     REPO_ROOT / "audio_socket" / "Dockerfile",
     REPO_ROOT / "webhooks" / "Dockerfile",
+    REPO_ROOT / "caddy" / "Dockerfile",
 )
 STATE_DIR_VARIABLE: Final = "STACK_STATE_DIR"
 

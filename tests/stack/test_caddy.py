@@ -33,7 +33,7 @@ def test_placeholders_cover_the_caddyfile() -> None:
 
 def test_an_empty_placeholder_is_refused() -> None:
     """A set but empty variable would break parsing, so it is never set."""
-    with pytest.raises(ValueError, match="AUDIO_RESOLVER"):
+    with pytest.raises(ValueError, match="AUDIO_RESOLVERS"):
         dataclasses.replace(PLACEHOLDERS, resolver="").as_env()
 
 
