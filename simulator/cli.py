@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from simulator.audio import FRAMES_PER_SECOND, Pcm, read_wav, write_wav
@@ -146,8 +148,15 @@ async def call_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--dtmf takes 0-9, * and #, not {args.dtmf!r}")
     webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeout)
     pacer = Pacer()
+    # Progress goes where the report goes, so that it reads in order however the two
+    # streams are shown; with --json, stdout is the JSON object alone.
+    progress = sys.stderr if args.json else sys.stdout
     context = CallContext(
-        webhooks, pacer, SignalCache(setup.seconds, setup.wav), setup.signer(), say=_say
+        webhooks,
+        pacer,
+        SignalCache(setup.seconds, setup.wav),
+        setup.signer(),
+        say=functools.partial(_say, progress),
     )
     options = CallOptions(
         setup.base_url,
@@ -170,8 +179,8 @@ async def call_command(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
-def _say(line: str) -> None:
-    print(f"  {line}", file=sys.stderr, flush=True)
+def _say(stream: TextIO, line: str) -> None:
+    print(f"  {line}", file=stream, flush=True)
 
 
 async def call_main(args: argparse.Namespace) -> int:

@@ -231,10 +231,18 @@ def _reconnects(
 
 
 def _audio_problem(frames: Frames, echo: Echo) -> str:
-    if frames.echoed == 0:
+    if frames.received == 0 and frames.echoed == 0:
         return "no audio came back"
+    if frames.echoed == 0:
+        return (
+            f"audio came back ({_count(frames.received, 'message')}: {frames.unmatched} of"
+            f" other audio, {frames.silent} silent), but none of it echoed a frame sent"
+        )
     if frames.lost_outside_gaps:
-        return f"{frames.lost_outside_gaps} frames lost outside a reconnect gap"
+        return (
+            f"{frames.lost_outside_gaps} of {_count(frames.sent, 'frame')} sent never came back"
+            " (outside any reconnect gap)"
+        )
     parts = [
         f"{count} {what}"
         for count, what in (
@@ -245,6 +253,10 @@ def _audio_problem(frames: Frames, echo: Echo) -> str:
         if count
     ]
     return "echo not byte-exact: " + ", ".join(parts) if parts else f"echo check failed ({echo})"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _leg_dict(leg: LegRecord) -> dict[str, Any]:
@@ -276,7 +288,11 @@ def render(report: CallReport) -> str:
             f"  echo      {e.mode}, {exact}, lag {e.lag_ms:.1f} ms ({e.lag_frames} frames)"
         )
     else:
-        lines.append("  echo      none came back")
+        lines.append(
+            "  echo      none: nothing came back"
+            if f.received == 0
+            else "  echo      none: no message that came back matched a frame sent"
+        )
     if f.silent or f.unmatched:
         lines.append(f"            {f.silent} silent and {f.unmatched} unmatched messages back")
     if rtt:

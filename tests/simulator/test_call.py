@@ -55,6 +55,19 @@ async def test_good_call_echoes_byte_exact(start_stack: StartStack, run_call: Ru
     assert len(digits) == 2
 
 
+async def test_progress_reads_before_the_report(start_stack: StartStack, run_call: RunCall) -> None:
+    """answer, talk, connect lines come first, on the report's own stream."""
+    stack = await start_stack()
+    run = await run_call(stack.argv())
+    assert run.status == 0, run.err
+    lines = run.out.splitlines()
+    steps = [line.split(":")[0].strip() for line in lines[:3]]
+    assert steps == ["answer", "talk", "connect"]
+    assert lines[3].startswith("call ")
+    assert lines[3].endswith(": PASSED")
+    assert run.err == ""
+
+
 async def test_post_answer_and_wav_out(
     start_stack: StartStack, run_call: RunCall, isolated: Path
 ) -> None:

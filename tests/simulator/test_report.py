@@ -131,7 +131,7 @@ def test_loss_outside_a_gap_fails() -> None:
     report = build_report(record)
     assert not report.passed
     assert report.frames.lost_outside_gaps == 1
-    assert report.error == "1 frames lost outside a reconnect gap"
+    assert report.error == "1 of 10 frames sent never came back (outside any reconnect gap)"
 
 
 def test_audio_that_never_resumes_is_not_excused() -> None:
@@ -188,6 +188,38 @@ def test_no_audio_at_all() -> None:
     assert report.rate is None
     assert report.frames.planned == 0
     assert "FAILED" in render(report)
+
+
+def test_audio_back_that_is_no_echo_says_so() -> None:
+    """Frames came back, none an echo: the verdict says audio came back, not that none did."""
+    record, audio = make_record(500)
+    record.legs = [leg(1, 0, 500)]
+    send(audio, range(500), back=None)
+    tone = build_signal(8000, 500 * FRAME, variant=1).frames
+    for i in range(500):
+        audio.on_audio(tone[i] if i % 5 else audio.silence)
+    report = build_report(record)
+    assert not report.passed
+    assert (report.frames.received, report.frames.echoed) == (500, 0)
+    assert report.error == (
+        "audio came back (500 messages: 400 of other audio, 100 silent),"
+        " but none of it echoed a frame sent"
+    )
+    text = render(report)
+    assert "no audio came back" not in text
+    assert "nothing came back" not in text
+    assert "no message that came back matched a frame sent" in text
+    assert "100 silent and 400 unmatched messages back" in text
+
+
+def test_nothing_back_says_so() -> None:
+    """A call that got no audio back says exactly that."""
+    record, audio = make_record()
+    record.legs = [leg(1, 0, 10)]
+    send(audio, range(10), back=None)
+    report = build_report(record)
+    assert report.error == "no audio came back"
+    assert "echo      none: nothing came back" in render(report)
 
 
 def test_a_frame_of_another_call_fails_the_echo() -> None:
