@@ -39,6 +39,7 @@ from audio_socket.errors import (
     HandshakeRejected,
     PolicyViolation,
 )
+from audio_socket.handlers import describe_handler
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
 from audio_socket.metrics import Metrics
 from audio_socket.protocol import CallStart, Dtmf, parse_event, parse_first_message
@@ -105,6 +106,7 @@ class AudioServer:
                 "host": s.audio_host,
                 "port": self.port,
                 "max_calls": s.max_calls,
+                "handler": describe_handler(s.audio_handler, s.echo_delay_ms),
                 "event_loop": type(loop).__module__.partition(".")[0],
             },
         )

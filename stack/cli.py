@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -146,13 +147,26 @@ def run_stack(config: StackConfig, out: TextIO) -> int:
         starting = False
         print(describe(stack), file=out, flush=True)
         status = watch(stack, stop, out)
-        print("stopping (audio replicas drain first)...", file=out, flush=True)
+        print(stopping_message(stack.live_calls(), config.drain_timeout), file=out, flush=True)
         stack.stop()
         print("stopped", file=out)
         return status
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def stopping_message(live_calls: Mapping[str, int], drain_timeout: float) -> str:
+    """What a stop is going to wait for: the calls that drain, and for how long at most."""
+    total = sum(live_calls.values())
+    if not total:
+        return "stopping: no live calls; audio replicas, then webhooks and Caddy..."
+    where = ", ".join(f"{name}: {n}" for name, n in sorted(live_calls.items()) if n)
+    calls = "1 live call" if total == 1 else f"{total} live calls"
+    return (
+        f"stopping: draining {calls} ({where}) for at most {drain_timeout:g} s"
+        " (DRAIN_TIMEOUT), then closing what is left with 1001; Ctrl-C again to kill now..."
+    )
 
 
 def watch(stack: Stack, stop: threading.Event, out: TextIO) -> int:
@@ -182,14 +196,24 @@ def describe(stack: Stack) -> str:
     make_call = "make call"
     if stack.public_host != f"localhost:{DEFAULT_HTTPS_PORT}":
         make_call += f" BASE_URL={stack.base_url}"
+    # The simulator finds secrets.env and the CA in .stack/ unless told otherwise.
+    simulator_env = ""
+    if stack.paths.root != REPO_ROOT / ".stack":
+        simulator_env = f"STACK_STATE_DIR={shlex.quote(str(stack.paths.root))} "
     lines = [
         f"The local stack is running at {stack.base_url}",
         f"  caddy       pid {_pid(stack.caddy):<7} {stack.base_url}  (/webhooks/*, /socket)",
         f"              admin API {stack.admin.url} (loopback only)",
         f"  webhooks    pid {_pid(stack.webhooks):<7} {stack.webhooks_url}",
     ]
-    lines += [f"  {r.name:<11} pid {r.pid:<7} {r.url}" for r in stack.replicas]
+    # A replica's address is no URL to open: calls reach it as WebSockets through Caddy,
+    # and only its /healthz and /metrics answer plain HTTP there.
     lines += [
+        f"  {r.name:<11} pid {r.pid:<7} {r.address}:{r.port}  (ws, behind Caddy)"
+        for r in stack.replicas
+    ]
+    lines += [
+        f"              handler {stack.handler} (AUDIO_HANDLER); /healthz and /metrics on each",
         f"  dns         udp {stack.dns_address}: {stack.config.replica_name} -> "
         + ", ".join(stack.listed_addresses()),
         f"Local CA root (trusted by nothing but the simulator): {_short(stack.cafile)}",
@@ -197,8 +221,8 @@ def describe(stack: Stack) -> str:
         f"Logs: {root}/logs/",
         "",
         "Place a simulated call from another terminal:",
-        f"  {make_call}",
-        f"  .venv/bin/python -m simulator call {stack.base_url}",
+        f"  {simulator_env}{make_call}",
+        f"  {simulator_env}.venv/bin/python -m simulator call {stack.base_url}",
         "Ctrl-C stops everything (audio replicas drain first; a second Ctrl-C kills).",
     ]
     return "\n".join(lines)

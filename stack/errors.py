@@ -72,7 +72,7 @@ class StateDirInUse(StackError):
             " Stop the other one first (Ctrl-C in its terminal), or give this one a folder"
             " and a port of its own:\n"
             "  python -m stack run --state-dir DIR --https-port PORT"
-            "   (or STACK_STATE_DIR=DIR make run)"
+            "   (STACK_STATE_DIR=DIR does what --state-dir does)"
         )
         self.root = root
         self.holder = holder

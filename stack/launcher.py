@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import signal
 import ssl
 import sys
@@ -25,6 +26,7 @@ from typing import Final
 
 import httpx
 
+from audio_socket.handlers import BUILT_IN, describe_handler
 from stack.caddy import LOOPBACK, CaddyAdmin, CaddyPlaceholders, caddy_argv, caddy_environment
 from stack.config import MAX_REPLICAS, Replica, StackConfig
 from stack.dns import DnsResponder
@@ -42,6 +44,8 @@ FIRST_REPLICA_ADDRESS: Final = ipaddress.IPv4Address("127.0.0.2")
 STOP_MARGIN: Final = 5.0
 #: Seconds between two looks at whether Caddy would route to a replica.
 ROUTABLE_POLL: Final = 0.2
+#: The audio service's gauge of calls in progress (audio_socket/metrics.py).
+_CALLS_ACTIVE: Final = re.compile(r"^audio_calls_active (\S+)$", re.MULTILINE)
 #: Variables the launcher sets for every run; the caller's values are replaced.
 _LISTEN_VARIABLES: Final = ("WEBHOOKS_HOST", "WEBHOOKS_PORT", "AUDIO_HOST", "AUDIO_PORT")
 
@@ -106,6 +110,33 @@ class Stack:
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that verifies against the local CA only."""
         return ssl.create_default_context(cafile=str(self.cafile))
+
+    @property
+    def handler(self) -> str:
+        """The call handler the replicas load, in the words of their ``listening`` log."""
+        environ = self.config.environ
+        delay = environ.get("ECHO_DELAY_MS", "")
+        return describe_handler(
+            environ.get("AUDIO_HANDLER") or BUILT_IN, int(delay) if delay.isdigit() else 0
+        )
+
+    def live_calls(self) -> dict[str, int]:
+        """Calls in progress on each running replica, read from its ``/metrics``.
+
+        A replica that does not answer within a second is left out: this is for
+        messages, never for a decision.
+        """
+        counts: dict[str, int] = {}
+        for replica in self.replicas:
+            if not replica.process.alive:
+                continue
+            try:
+                metrics = httpx.get(f"{replica.url}/metrics", timeout=1.0, trust_env=False)
+            except httpx.HTTPError:
+                continue
+            if found := _CALLS_ACTIVE.search(metrics.text):
+                counts[replica.name] = int(float(found[1]))
+        return counts
 
     def listed_addresses(self) -> list[str]:
         """The replica addresses DNS answers with now."""

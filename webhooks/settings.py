@@ -56,11 +56,10 @@ class Settings(BaseSettings):
     socket_token_ttl: int = Field(300, ge=10, le=3600)
     audio_sample_rate: Literal[8000, 16000, 24000] = 16000
     reconnect_attempts: int = Field(3, ge=1, le=10)
-    greeting_text: SpokenText = "Please wait while we connect you to the echo server"
+    # The defaults name no handler: the same texts fit the echo and whatever replaces it.
+    greeting_text: SpokenText = "Please wait while we connect your call."
     greeting_language: str = "en-US"
-    apology_text: SpokenText = (
-        "Sorry, we could not connect your call to the echo server. Please try again later."
-    )
+    apology_text: SpokenText = "Sorry, we could not connect your call. Please try again later."
     webhooks_host: str = "0.0.0.0"
     webhooks_port: int = Field(8000, ge=1, le=_MAX_PORT)
     log_level: LogLevel = "INFO"

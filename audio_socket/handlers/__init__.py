@@ -23,10 +23,21 @@ __all__ = [
     "DelayedEchoHandler",
     "EchoHandler",
     "HandlerFactory",
+    "describe_handler",
     "resolve_handler_factory",
 ]
 
 BUILT_IN: Final = "echo"
+
+
+def describe_handler(spec: str, echo_delay_ms: int) -> str:
+    """What ``AUDIO_HANDLER=spec`` runs, in words for logs and the local stack's banner.
+
+    ``echo``, ``delayed echo (200 ms)``, or the ``module:factory`` as given.
+    """
+    if spec == BUILT_IN:
+        return f"delayed echo ({echo_delay_ms} ms)" if echo_delay_ms > 0 else "echo"
+    return spec
 
 
 def resolve_handler_factory(spec: str, echo_delay_ms: int) -> HandlerFactory:

@@ -20,6 +20,7 @@ from audio_socket.handlers import (
     DelayedEchoHandler,
     EchoHandler,
     base,
+    describe_handler,
     resolve_handler_factory,
 )
 from audio_socket.protocol import CallStart, Dtmf, UnknownEvent
@@ -163,6 +164,13 @@ def test_echo_delay_selects_the_delayed_echo() -> None:
     assert isinstance(factory, functools.partial)
     handler = factory()
     assert isinstance(handler, DelayedEchoHandler)
+
+
+def test_handler_described_as_configured() -> None:
+    """The words logs and the banner use for AUDIO_HANDLER and ECHO_DELAY_MS."""
+    assert describe_handler("echo", 0) == "echo"
+    assert describe_handler("echo", 200) == "delayed echo (200 ms)"
+    assert describe_handler("loudness:LoudnessHandler", 200) == "loudness:LoudnessHandler"
 
 
 def test_custom_handler_by_module_and_factory() -> None:

@@ -63,15 +63,19 @@ async def test_serves_health_and_metrics_and_logs_json(tmp_path: Path) -> None:
         listening = service.logs[0]
         assert {"time", "level", "logger", "message"} <= listening.keys()
         assert listening["level"] == "INFO"
+        assert (listening["message"], listening["handler"]) == ("listening", "echo")
         service.signal(signal.SIGTERM)
         assert await service.exit_status() == 0
 
 
 async def test_reads_dotenv_from_its_directory_and_stops_on_sigint(tmp_path: Path) -> None:
-    """A .env in the working directory configures it; SIGINT with no calls exits 0."""
-    (tmp_path / ".env").write_text(f"SOCKET_TOKEN_SECRET={SECRET}\nMAX_CALLS=3\n")
+    """A .env in its directory configures it (the log names the handler); SIGINT exits 0."""
+    (tmp_path / ".env").write_text(
+        f"SOCKET_TOKEN_SECRET={SECRET}\nMAX_CALLS=3\nECHO_DELAY_MS=120\n"
+    )
     async with audio_service(tmp_path, SOCKET_TOKEN_SECRET="") as service:
-        assert (await service.wait_for_log("listening"))["max_calls"] == 3
+        listening = await service.wait_for_log("listening")
+        assert (listening["max_calls"], listening["handler"]) == (3, "delayed echo (120 ms)")
         service.signal(signal.SIGINT)
         assert await service.exit_status() == 0
         await service.wait_for_log("drained")

@@ -63,7 +63,7 @@ def test_run_command_serves_until_signalled_then_stops_everything(
     argv += ["--https-port", str(port), "--state-dir", str(tmp_path)]
     lines: queue.Queue[str | None] = queue.Queue()
     with subprocess.Popen(
-        argv, env=e2e_environ(), cwd=tmp_path, stdout=subprocess.PIPE, text=True
+        argv, env=e2e_environ(ECHO_DELAY_MS="40"), cwd=tmp_path, stdout=subprocess.PIPE, text=True
     ) as launcher:
         threading.Thread(target=_read_lines, args=(lines, launcher.stdout), daemon=True).start()
         output: list[str] = []
@@ -79,6 +79,11 @@ def test_run_command_serves_until_signalled_then_stops_everything(
             assert f"python -m simulator call https://localhost:{port}" in text
             pids = [int(pid) for pid in re.findall(r"pid (\d+)", text)]
             assert len(pids) == 4  # caddy, webhooks, audio-1, audio-2
+            assert re.findall(r"127\.0\.0\.[23]:\d+  \(ws, behind Caddy\)", text)
+            assert len(re.findall(r"\(ws, behind Caddy\)", text)) == 2
+            assert "http://127.0.0.2" not in text
+            assert "handler delayed echo (40 ms) (AUDIO_HANDLER)" in text
+            assert f"STACK_STATE_DIR={tmp_path} make call BASE_URL=https://localhost:{port}" in text
             cafile = tmp_path / "caddy/data/caddy/pki/authorities/local/root.crt"
             verify = ssl.create_default_context(cafile=str(cafile))
             response = httpx.get(f"https://localhost:{port}/", verify=verify, trust_env=False)
@@ -90,6 +95,7 @@ def test_run_command_serves_until_signalled_then_stops_everything(
     while (line := lines.get(timeout=TIMEOUT)) is not None:
         rest.append(line)
     assert status == 0
+    assert rest[0].startswith("stopping: no live calls")
     assert rest[-1] == "stopped\n"
     assert not [pid for pid in pids if _pid_alive(pid)]
 
@@ -129,6 +135,7 @@ async def test_stop_lets_a_live_call_finish_through_caddy_and_webhooks(tmp_path:
             async with open_call(stack, endpoint) as call:
                 await call.send(b"\0" * FRAME_BYTES)
                 await call.recv()
+                assert await asyncio.to_thread(stack.live_calls) == {"audio-1": 1}
                 stopping = asyncio.get_running_loop().run_in_executor(None, stack.stop)
                 (replica,) = stack.replicas
                 # stop() has begun when the replica leaves DNS; then it drains.

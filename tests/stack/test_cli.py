@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.cli import main, read_dotenv, service_environ
+from stack.cli import main, read_dotenv, service_environ, stopping_message
 
 
 def test_dotenv_lines_comments_and_quotes(tmp_path: Path) -> None:
@@ -55,3 +55,12 @@ def test_replica_count_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     """Zero replicas is a usage error."""
     assert main(["run", "--audio-replicas", "0"]) == 2
     assert "--audio-replicas" in capsys.readouterr().err
+
+
+def test_stopping_message_says_what_drains_and_for_how_long() -> None:
+    """Live calls per replica and DRAIN_TIMEOUT; no calls, no wait promised."""
+    message = stopping_message({"audio-1": 2, "audio-2": 0, "audio-3": 1}, 30.0)
+    assert message.startswith("stopping: draining 3 live calls (audio-1: 2, audio-3: 1)")
+    assert "for at most 30 s (DRAIN_TIMEOUT)" in message
+    assert "1 live call (audio-2: 1)" in stopping_message({"audio-2": 1}, 2.5)
+    assert stopping_message({"audio-1": 0}, 30.0).startswith("stopping: no live calls")

@@ -44,7 +44,7 @@ def test_answer_ncco_is_greeting_then_connect(builder: NccoBuilder) -> None:
     talk, connect = builder.build_answer_ncco(CALL_UUID, CALLED, CREDENTIAL)
     assert talk == {
         "action": "talk",
-        "text": "Please wait while we connect you to the echo server",
+        "text": "Please wait while we connect your call.",
         "language": "en-US",
     }
     assert connect == {
