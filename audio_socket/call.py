@@ -15,9 +15,10 @@ no coroutine. Memory stays bounded all the same (``connection.py``):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection
 from audio_socket.errors import CloseCode
 from audio_socket.framing import AudioBytes, Reframer
@@ -38,14 +39,16 @@ class SocketCall:
         "_conn",
         "_frame_bytes",
         "_reframer",
+        "_rest",
         "_start",
         "dtmf_events",
         "started_at",
     )
 
-    def __init__(self, conn: CallConnection, start: CallStart) -> None:
+    def __init__(self, conn: CallConnection, start: CallStart, rest: CallRest) -> None:
         self._conn = conn
         self._start = start
+        self._rest = rest
         self._frame_bytes = start.frame_bytes
         self._reframer = Reframer(start.frame_bytes)
         self.started_at = asyncio.get_running_loop().time()
@@ -114,6 +117,29 @@ class SocketCall:
         Returns early if the connection is lost.
         """
         await self._conn.drain()
+
+    # Call control through Vonage's Voice REST API (audio_socket/call_control.py)
+
+    @property
+    def ending(self) -> bool:
+        """True from an accepted ``hangup()`` or ``transfer()`` until the socket closes."""
+        return self._rest.ending
+
+    async def hangup(self) -> None:
+        """End the phone call; Vonage then closes the socket, and no reconnect follows."""
+        await self._rest.hangup(self._conn)
+
+    async def transfer(self, ncco: Sequence[Any]) -> None:
+        """Move the call to ``ncco`` (vonage-voice NCCO models); this socket leg ends."""
+        await self._rest.transfer(self._conn, ncco)
+
+    async def say(self, text: str, language: str | None = None) -> None:
+        """Text-to-speech into the call; returns once Vonage has queued it."""
+        await self._rest.say(text, language)
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Play DTMF tones (0-9, *, #; p pauses 500 ms) into the call."""
+        await self._rest.send_dtmf(digits)
 
     def _write_text(self, text: str) -> None:
         self._conn.send_text(text)

@@ -16,6 +16,7 @@ from typing import Final
 import jwt
 
 from audio_socket.errors import CredentialRejected
+from audio_socket.vonage_app import is_vonage_api_host
 
 AUDIENCE: Final = "audio_socket"
 ISSUER: Final = "webhooks"
@@ -26,10 +27,14 @@ REQUIRED_CLAIMS: Final = ("sub", "aud", "iss", "iat", "exp")
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """A verified credential: the call it admits, and until when."""
+    """A verified credential: the call it admits, until when, and its REST host."""
 
     call_uuid: str
     expires_at: int
+    #: The Vonage API host of the call's ``region_url`` (docs/contract.md), if any: the
+    #: only way it reaches this service, since whoever opens the socket writes the
+    #: first message, and an application-wide JWT must never go where they say.
+    region: str | None = None
 
 
 def parse_authorization(values: Sequence[str]) -> str:
@@ -74,4 +79,7 @@ def verify_credential(token: str, secret: bytes) -> Credential:
     call_uuid = claims["sub"]
     if not isinstance(call_uuid, str) or not call_uuid:
         raise CredentialRejected("credential names no call")
-    return Credential(call_uuid, int(claims["exp"]))
+    region = claims.get("region")
+    if not isinstance(region, str) or not is_vonage_api_host(region):
+        region = None
+    return Credential(call_uuid, int(claims["exp"]), region)

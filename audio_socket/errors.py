@@ -18,6 +18,8 @@ server turns them into responses and close frames in one place.
         ├── FirstMessageTooBig      1009: first message over 4 KiB
         ├── PeerNotReading          aborted: outbound buffer stayed full
         └── HandlerFailed           1011: the call handler raised
+    CallControlError              a handler's hangup/transfer/say/send_dtmf failed
+    └── CallControlUnavailable      no application credentials (VONAGE_APPLICATION_ID)
 
 This module is pure (no websockets, no asyncio) so the protocol core can raise
 these errors and stay importable without I/O.
@@ -170,3 +172,35 @@ class HandlerFailed(CallError):
 
     def __init__(self) -> None:
         super().__init__("internal error")
+
+
+class CallControlError(AudioSocketError):
+    """A Voice REST API request for the call failed (docs/vonage-protocol.md §8).
+
+    What a handler catches around ``hangup()``, ``transfer()``, ``say()`` and
+    ``send_dtmf()``: a refusal (401 wrong key or expired JWT, 403, 404 unknown
+    call, 429, 5xx), a timeout, or a host that cannot be reached. The call's
+    socket is left as it was; the message says what failed, never the JWT.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, timeout: bool = False) -> None:
+        super().__init__(message)
+        #: The HTTP status Vonage answered with; None when there was no answer.
+        self.status = status
+        #: True when the request timed out.
+        self.timeout = timeout
+
+    @property
+    def retryable(self) -> bool:
+        """A timeout or a 5xx: the request may have failed on Vonage's side only."""
+        return self.timeout or (self.status is not None and self.status >= 500)
+
+
+class CallControlUnavailable(CallControlError):
+    """The service has no application credentials, so no REST request can be made."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "call control needs the Vonage application's credentials: set "
+            "VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY (or VONAGE_PRIVATE_KEY_PATH)"
+        )

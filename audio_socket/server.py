@@ -27,8 +27,9 @@ from typing import Final
 from websockets.http11 import Request, Response
 
 from audio_socket.call import HARD_CAP_FACTOR, SocketCall
+from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection, Limits, MaybeAwaitable
-from audio_socket.credentials import parse_authorization, verify_credential
+from audio_socket.credentials import Credential, parse_authorization, verify_credential
 from audio_socket.endings import Ending
 from audio_socket.errors import (
     CallError,
@@ -44,6 +45,7 @@ from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
 from audio_socket.metrics import Metrics
 from audio_socket.protocol import CallStart, Dtmf, parse_event, parse_first_message
 from audio_socket.settings import AudioSettings
+from audio_socket.voice_api import VoiceApi
 
 SOCKET_PATH: Final = "/socket"
 HEALTH_PATH: Final = "/healthz"
@@ -91,6 +93,9 @@ class AudioServer:
         self._keepalive: asyncio.TimerHandle | None = None
         #: Handlers' on_end coroutines still running.
         self._finishing: set[asyncio.Future[None]] = set()
+        application = settings.application()
+        #: The Voice REST API client of handlers' call control; None without credentials.
+        self.voice_api = VoiceApi(application, settings.vonage_api_timeout) if application else None
 
     # Lifecycle
 
@@ -140,7 +145,11 @@ class AudioServer:
         self._going_away = self._going_away or code == CloseCode.GOING_AWAY
         connections = list(self._sessions)
         for conn in connections:
-            conn.close(code, reason)  # aborted after CLOSE_TIMEOUT if the peer is silent
+            # A call hanging up or transferring is left to Vonage to end: a close now
+            # would turn its deliberate end into a reconnect (call_control.py).
+            call = self._sessions[conn].call
+            if call is None or not call.ending:
+                conn.close(code, reason)  # aborted after CLOSE_TIMEOUT if the peer is silent
         await asyncio.gather(*(conn.wait_closed() for conn in connections))
 
     async def wait_closed(self) -> None:
@@ -159,6 +168,8 @@ class AudioServer:
             conn.abort()  # HTTP requests in flight
         await self.close_calls()
         await self.wait_closed()
+        if self.voice_api is not None:
+            self.voice_api.close()
 
     async def __aenter__(self) -> AudioServer:
         await self.start()
@@ -215,7 +226,7 @@ class AudioServer:
         if len(self._sessions) >= self.settings.max_calls:
             raise CallLimitReached("call limit reached")
         conn.call_uuid = credential.call_uuid
-        self._sessions[conn] = _Session(self, conn)
+        self._sessions[conn] = _Session(self, conn, credential)
 
     def _reject(self, conn: CallConnection, exc: HandshakeRejected) -> Response:
         self.metrics.record_outcome(exc.outcome)
@@ -280,7 +291,13 @@ class AudioServer:
         if start.call_uuid != conn.call_uuid:
             raise CredentialMismatch
         conn.call_started()
-        call = SocketCall(conn, start)
+        rest = CallRest(
+            self.voice_api,
+            session.credential.call_uuid,
+            session.credential.region,
+            lambda: self._call_released(conn),
+        )
+        call = SocketCall(conn, start, rest)
         self._calls.add(call)
         self.metrics.record_handshake(call.started_at - conn.accepted_at)
         log.info(
@@ -292,6 +309,11 @@ class AudioServer:
             },
         )
         return call
+
+    def _call_released(self, conn: CallConnection) -> None:
+        """A hang-up or transfer failed: if the drain is closing calls, close this one too."""
+        if self._going_away and conn in self._sessions:
+            conn.close(CloseCode.GOING_AWAY, "server draining")
 
     def _end_unstarted(self, session: _Session) -> None:
         conn = session.conn
@@ -353,6 +375,7 @@ class _Session:
     __slots__ = (
         "call",
         "conn",
+        "credential",
         "error",
         "handler",
         "live",
@@ -361,9 +384,10 @@ class _Session:
         "server",
     )
 
-    def __init__(self, server: AudioServer, conn: CallConnection) -> None:
+    def __init__(self, server: AudioServer, conn: CallConnection, credential: Credential) -> None:
         self.server = server
         self.conn = conn
+        self.credential = credential
         self.opened = False
         self.call: SocketCall | None = None
         #: The same call, once started (events need no None check).

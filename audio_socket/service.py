@@ -49,8 +49,12 @@ async def run(settings: AudioSettings, handler_factory: HandlerFactory) -> None:
         except OSError as exc:
             address = f"{settings.audio_host}:{settings.audio_port}"
             raise CannotListen(f"{address}: {exc.strerror or exc}") from exc
-        await stop.wait()
-        await drain(server, settings.drain_timeout, hurry)
+        try:
+            await stop.wait()
+            await drain(server, settings.drain_timeout, hurry)
+        finally:
+            if server.voice_api is not None:
+                server.voice_api.close()
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)

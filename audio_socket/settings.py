@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from audio_socket.errors import ConfigurationError
 from audio_socket.handlers import HandlerFactory, resolve_handler_factory
+from audio_socket.vonage_app import Application, load_application
 
 MIN_SECRET_BYTES = 32
 
@@ -58,6 +60,14 @@ class AudioSettings(BaseSettings):
     #: ``uvloop`` (C event loop: about a third less CPU per frame) or ``asyncio``;
     #: ``auto`` takes uvloop when it is installed.
     audio_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    #: Call control through the Voice REST API (``audio_socket/vonage_app.py``):
+    #: all optional; once one is set, all are checked (``load_settings``).
+    vonage_application_id: str | None = None
+    vonage_private_key: SecretStr | None = None
+    vonage_private_key_path: Path | None = None
+    vonage_api_host: str | None = None
+    #: Seconds one REST request may take (connect and answer) before it has failed.
+    vonage_api_timeout: float = Field(5.0, gt=0, le=60)
 
     @field_validator("socket_token_secret")
     @classmethod
@@ -91,6 +101,23 @@ class AudioSettings(BaseSettings):
             return None
         return _uvloop_factory()
 
+    def application(self) -> Application | None:
+        """The Vonage application, or None without credentials.
+
+        Raises:
+            ConfigurationError: Naming each bad variable (checked by ``load_settings``).
+        """
+        key = self.vonage_private_key
+        application, problems = load_application(
+            self.vonage_application_id,
+            key.get_secret_value() if key is not None else None,
+            self.vonage_private_key_path,
+            self.vonage_api_host,
+        )
+        if problems:
+            raise ConfigurationError(problems)
+        return application
+
     def handler_factory(self) -> HandlerFactory:
         """The factory ``AUDIO_HANDLER`` and ``ECHO_DELAY_MS`` select."""
         return resolve_handler_factory(self.audio_handler, self.echo_delay_ms)
@@ -111,9 +138,11 @@ def load_settings(env_file: str | None = ".env") -> AudioSettings:
         ConfigurationError: Naming each bad or missing variable.
     """
     try:
-        return AudioSettings(_env_file=env_file)  # type: ignore[call-arg]
+        settings = AudioSettings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigurationError(_describe(error) for error in exc.errors()) from None
+    settings.application()  # the credentials are checked now, not at the first hang-up
+    return settings
 
 
 def _describe(error: ErrorDetails) -> tuple[str, str]:

@@ -40,8 +40,9 @@ from stack.state_lock import StateLock
 __all__ = ["Replica", "Stack", "StackConfig"]
 
 FIRST_REPLICA_ADDRESS: Final = ipaddress.IPv4Address("127.0.0.2")
-#: What a stop allows on top of DRAIN_TIMEOUT before it kills a replica.
-STOP_MARGIN: Final = 5.0
+#: What a stop allows on top of DRAIN_TIMEOUT before it kills a replica: a hang-up
+#: begun just before the drain ends takes up to ~17 s (audio_socket/call_control.py).
+STOP_MARGIN: Final = 20.0
 #: Seconds between two looks at whether Caddy would route to a replica.
 ROUTABLE_POLL: Final = 0.2
 #: The audio service's gauge of calls in progress (audio_socket/metrics.py).

@@ -26,10 +26,14 @@ class SocketCredentials:
     secret: bytes
     ttl: int
 
-    def mint(self, call_uuid: str, now: float | None = None) -> str:
-        """A credential for ``call_uuid`` (the answer request's ``uuid``), valid ``ttl`` s."""
+    def mint(self, call_uuid: str, now: float | None = None, region: str | None = None) -> str:
+        """A credential for ``call_uuid`` (the answer request's ``uuid``), valid ``ttl`` s.
+
+        ``region``: the Vonage API host of the call's ``region_url``, already checked
+        (``webhooks/call_fields.py``); the audio service sends the call's REST requests there.
+        """
         issued = int(time.time() if now is None else now)
-        claims = {
+        claims: dict[str, object] = {
             "sub": call_uuid,
             "aud": AUDIENCE,
             "iss": ISSUER,
@@ -37,4 +41,6 @@ class SocketCredentials:
             "exp": issued + self.ttl,
             "jti": secrets.token_urlsafe(16),
         }
+        if region is not None:
+            claims["region"] = region
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)

@@ -44,7 +44,7 @@ A third handler is one new module, chosen with ``AUDIO_HANDLER=module:factory``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -95,6 +95,31 @@ class CallControl(Protocol):
 
     async def drain(self) -> None:
         """Wait until the outbound buffer is below its high-water mark."""
+        ...
+
+    # Call control through Vonage's Voice REST API (docs/vonage-protocol.md §8). Each
+    # raises CallControlError (audio_socket.errors) when the request fails, and
+    # CallControlUnavailable without VONAGE_APPLICATION_ID and its key.
+
+    async def hangup(self) -> None:
+        """End the phone call. Vonage closes the socket; no reconnect follows.
+
+        Returns once Vonage has accepted it (a timeout or a 5xx is retried once). On
+        failure the socket stays open: closing it then means a reconnect.
+        """
+        ...
+
+    async def transfer(self, ncco: Sequence[Any]) -> None:
+        """Replace the call's NCCO with ``ncco``, a list of ``vonage_voice.models.ncco``
+        actions (``Talk``, ``Connect``, ...); this socket leg then ends."""
+        ...
+
+    async def say(self, text: str, language: str | None = None) -> None:
+        """Text-to-speech into the call; returns once Vonage has queued it, not spoken it."""
+        ...
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Play DTMF tones into the call: 0-9, ``*``, ``#``, ``p`` (a 500 ms pause)."""
         ...
 
 

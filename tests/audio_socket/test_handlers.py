@@ -6,7 +6,7 @@ import asyncio
 import functools
 import statistics
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,18 @@ class RecordingCall:
 
     async def drain(self) -> None:
         return None
+
+    async def hangup(self) -> None:
+        self.controls.append("hangup")
+
+    async def transfer(self, ncco: Sequence[Any]) -> None:
+        self.controls.append(("transfer", list(ncco)))
+
+    async def say(self, text: str, language: str | None = None) -> None:
+        self.controls.append(("say", text, language))
+
+    async def send_dtmf(self, digits: str) -> None:
+        self.controls.append(("send_dtmf", digits))
 
 
 def frame(n: int, size: int = 640) -> bytes:
