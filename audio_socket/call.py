@@ -10,18 +10,26 @@ no coroutine. Memory stays bounded all the same (``connection.py``):
   reading), or grows past four times it (a handler that never waits), the TCP
   connection is aborted. A close frame would only queue behind the audio the
   peer is not reading.
+
+``send_audio`` is that raw path: right for an echo or anything that produces
+audio at real time. A prompt goes through ``play()`` instead, which paces it
+(``playout.py``) so that a long one never fills either buffer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import functools
+import os
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Final
 
 from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection
 from audio_socket.errors import CloseCode
 from audio_socket.framing import AudioBytes, Reframer
+from audio_socket.playout import Playout, PlayoutClock, QueuedPrompt
+from audio_socket.prompts import PromptSource, check_pcm, loader
 from audio_socket.protocol import CLEAR_MESSAGE, CallStart, build_notify
 
 #: The hard cap on a call's outbound buffer, in high-water marks.
@@ -36,8 +44,10 @@ class SocketCall:
     """
 
     __slots__ = (
+        "_clock",
         "_conn",
         "_frame_bytes",
+        "_playout",
         "_reframer",
         "_rest",
         "_start",
@@ -45,12 +55,17 @@ class SocketCall:
         "started_at",
     )
 
-    def __init__(self, conn: CallConnection, start: CallStart, rest: CallRest) -> None:
+    def __init__(
+        self, conn: CallConnection, start: CallStart, rest: CallRest, clock: PlayoutClock
+    ) -> None:
         self._conn = conn
         self._start = start
         self._rest = rest
         self._frame_bytes = start.frame_bytes
         self._reframer = Reframer(start.frame_bytes)
+        self._clock = clock
+        #: Made on the first play() or played(): an echo never needs one.
+        self._playout: Playout | None = None
         self.started_at = asyncio.get_running_loop().time()
         self.dtmf_events = 0
 
@@ -99,9 +114,58 @@ class SocketCall:
             self._conn.send_binary(frame)
 
     def clear(self) -> None:
-        """``{"action":"clear"}``: Vonage drops unplayed audio; so does the re-framer."""
+        """``{"action":"clear"}``: Vonage drops unplayed audio; so do the re-framer
+        and the playout queue (pending plays return, pending played() are False)."""
         self._reframer.clear()
+        if self._playout is not None:
+            self._playout.clear()
         self._write_text(CLEAR_MESSAGE)
+
+    # Paced playout (playout.py)
+
+    def play(self, audio: PromptSource, rate: int | None = None) -> Awaitable[bool]:
+        """Queue a prompt, paced at real time; True once sent, False if cleared first.
+
+        ``audio`` is 16-bit mono PCM at ``rate`` (default: the call's), or the
+        path of a WAV file. Its place in the queue is taken now; reading and
+        resampling happen in a worker thread.
+
+        Raises:
+            PromptError: ``audio`` is not whole 16-bit samples, or ``rate`` is
+                out of range (a WAV file that cannot be read fails the await).
+        """
+        playout = self._playout_of()
+        call_rate = self._start.sample_rate
+        pcm = None if isinstance(audio, (str, os.PathLike)) else audio
+        if pcm is not None:
+            check_pcm(pcm, rate)
+        prompt = playout.enqueue()
+        if pcm is not None and rate in (None, call_rate):
+            playout.ready(prompt, pcm)
+        elif not prompt.done.done():
+            work = loader(audio, rate, call_rate)
+            loading = asyncio.get_running_loop().run_in_executor(None, work)
+            loading.add_done_callback(functools.partial(_loaded, playout, prompt))
+        return prompt.done
+
+    def played(self) -> Awaitable[bool]:
+        """True once Vonage has played every frame queued or sent before this call
+        (``notify``); False when ``clear()`` or the end of the call came first."""
+        return self._playout_of().played()
+
+    def notified(self, payload: Mapping[str, Any]) -> bool:
+        """A ``websocket:notify`` arrived: True when it answers a ``played()``."""
+        return self._playout is not None and self._playout.answered(payload)
+
+    def end(self) -> None:
+        """The connection is gone: pending plays and played() settle as False."""
+        if self._playout is not None:
+            self._playout.close()
+
+    def _playout_of(self) -> Playout:
+        if self._playout is None:
+            self._playout = Playout(self._conn, self._frame_bytes, self._clock)
+        return self._playout
 
     def notify(self, payload: Mapping[str, Any]) -> None:
         """``{"action":"notify"}``: answered once audio sent before it has played."""
@@ -143,3 +207,12 @@ class SocketCall:
 
     def _write_text(self, text: str) -> None:
         self._conn.send_text(text)
+
+
+def _loaded(playout: Playout, prompt: QueuedPrompt, loading: asyncio.Future[bytes]) -> None:
+    if loading.cancelled():  # the loop is closing
+        playout.fail(prompt, None)
+    elif (exc := loading.exception()) is not None:
+        playout.fail(prompt, exc)
+    else:
+        playout.ready(prompt, loading.result())

@@ -7,6 +7,7 @@ server turns them into responses and close frames in one place.
     AudioSocketError
     ├── ConfigurationError        start-up: exit status 2, one line per problem
     ├── CannotListen              start-up: exit status 1, the address is taken
+    ├── PromptError               a handler's play(): not 16-bit PCM, an unreadable WAV
     ├── HandshakeRejected         before the upgrade: an HTTP status, no socket
     │   ├── CredentialRejected      401: missing, malformed, forged or expired
     │   └── CallLimitReached        503: MAX_CALLS calls already live
@@ -78,6 +79,14 @@ class ConfigurationError(AudioSocketError):
 
 class CannotListen(AudioSocketError):
     """The configured host and port cannot be bound."""
+
+
+class PromptError(AudioSocketError, ValueError):
+    """A prompt given to ``play()`` cannot be played; the message says why.
+
+    Raised to the handler, which may catch it; uncaught, it fails the call
+    like any other handler error (1011).
+    """
 
 
 class HandshakeRejected(AudioSocketError):

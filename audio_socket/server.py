@@ -43,7 +43,8 @@ from audio_socket.errors import (
 from audio_socket.handlers import describe_handler
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
 from audio_socket.metrics import Metrics
-from audio_socket.protocol import CallStart, Dtmf, parse_event, parse_first_message
+from audio_socket.playout import PlayoutClock
+from audio_socket.protocol import CallStart, Dtmf, Notified, parse_event, parse_first_message
 from audio_socket.settings import AudioSettings
 from audio_socket.voice_api import VoiceApi
 
@@ -96,6 +97,8 @@ class AudioServer:
         application = settings.application()
         #: The Voice REST API client of handlers' call control; None without credentials.
         self.voice_api = VoiceApi(application, settings.vonage_api_timeout) if application else None
+        #: The one tick that paces every call's prompts (playout.py).
+        self.playout_clock = PlayoutClock(s.playout_lead_ms / 1000)
 
     # Lifecycle
 
@@ -159,6 +162,7 @@ class AudioServer:
         if self._keepalive is not None and not self._running.is_serving():
             self._keepalive.cancel()
             self._keepalive = None
+            self.playout_clock.stop()
 
     async def aclose(self) -> None:
         """Stop listening, close live calls with 1001 and wait for them."""
@@ -297,7 +301,7 @@ class AudioServer:
             session.credential.region,
             lambda: self._call_released(conn),
         )
-        call = SocketCall(conn, start, rest)
+        call = SocketCall(conn, start, rest, self.playout_clock)
         self._calls.add(call)
         self.metrics.record_handshake(call.started_at - conn.accepted_at)
         log.info(
@@ -335,6 +339,7 @@ class AudioServer:
 
     def _end_call(self, session: _Session, call: SocketCall) -> None:
         self._calls.discard(call)
+        call.end()
         if session.error is not None:
             ending = Ending.of_error(session.error)
         else:
@@ -416,6 +421,8 @@ class _Session:
         call = self.live
         if isinstance(event, Dtmf):
             call.dtmf_events += 1
+        elif isinstance(event, Notified) and call.notified(event.payload):
+            return None  # the answer to a played(), not an event of the handler's
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "call event", extra={"call_uuid": call.call_uuid, "event": type(event).__name__}

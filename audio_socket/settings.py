@@ -56,6 +56,8 @@ class AudioSettings(BaseSettings):
     send_timeout: float = Field(10.0, gt=0)
     #: High-water mark of a call's outbound buffer; the hard cap is 4 times it.
     outbound_buffer_bytes: int = Field(65536, ge=4096)
+    #: Milliseconds of a prompt sent ahead of real time (play(): playout.py).
+    playout_lead_ms: int = Field(200, ge=20, le=2000)
     log_level: LogLevel = "INFO"
     #: ``uvloop`` (C event loop: about a third less CPU per frame) or ``asyncio``;
     #: ``auto`` takes uvloop when it is installed.

@@ -20,6 +20,15 @@ The handler acts on the call through :class:`CallControl`: ``send_audio``
 ``close``. Sending never blocks; a handler task that produces audio faster than
 real time awaits ``drain()`` now and then.
 
+Prompts go through ``play()``, not ``send_audio``: ``await call.play(pcm_or_wav)``
+paces the prompt at real time with a small lead (``PLAYOUT_LEAD_MS``), so a
+long prompt never fills Vonage's buffer or ours, ``clear()`` stops it at once
+(barge-in) and ``await call.played()`` means the caller has heard it. Plays
+queue in order. ``send_audio`` bypasses that queue: its frames go out at once,
+between the prompt's frames, and the caller hears the two interleaved (the
+pacing counts them against the lead, so the prompt slows down to make room).
+Use one or the other at a time, or ``clear()`` between them.
+
 A third handler is one new module, chosen with ``AUDIO_HANDLER=module:factory``
 (the factory is called with no arguments, once per call)::
 
@@ -50,6 +59,7 @@ from typing import Any, Protocol
 
 from audio_socket.errors import CloseCode, Outcome
 from audio_socket.framing import AudioBytes
+from audio_socket.prompts import PromptSource
 from audio_socket.protocol import CallEvent, CallStart
 
 #: What a handler method returns: nothing, or something for the server to await.
@@ -74,7 +84,12 @@ class CallControl(Protocol):
         ...
 
     def send_audio(self, audio: AudioBytes) -> None:
-        """Queue audio for the caller; it leaves as whole frames only (§3)."""
+        """Send audio to the caller now, as whole frames only (§3): the raw path.
+
+        Nothing paces it: for audio produced at real time (an echo). A prompt
+        sent this way at once fills Vonage's buffer and ours, and past four
+        times ``OUTBOUND_BUFFER_BYTES`` the call is aborted; use ``play()``.
+        """
         ...
 
     def flush_audio(self) -> None:
@@ -82,7 +97,33 @@ class CallControl(Protocol):
         ...
 
     def clear(self) -> None:
-        """Ask Vonage to drop audio it has buffered but not played (§3)."""
+        """Barge-in: ask Vonage to drop audio it has buffered but not played (§3).
+
+        Synchronous. Pending ``play()`` calls return False at once, pending
+        ``played()`` calls return False (Vonage may never answer a ``notify``
+        sent before a ``clear``), and the partial frame ``send_audio`` carried
+        is dropped.
+        """
+        ...
+
+    def play(self, audio: PromptSource, rate: int | None = None) -> Awaitable[bool]:
+        """Play a prompt, paced at real time; await it: True once all of it was sent.
+
+        ``audio`` is 16-bit mono little-endian PCM at ``rate`` (default: the
+        call's rate; any other is resampled with soxr), or the path of a WAV
+        file (integer PCM, any rate and channel count). Reading and resampling
+        run in a worker thread. The prompt is sliced, not copied, so it must not
+        change until the play returns. Returns False when ``clear()`` or the
+        end of the call came first. Raises ``PromptError`` for audio that is
+        not 16-bit PCM or a WAV file that cannot be read.
+        """
+        ...
+
+    def played(self) -> Awaitable[bool]:
+        """True once the caller has heard every frame handed to ``play()`` or
+        ``send_audio()`` before this call (Vonage's ``notify``, §3); False when
+        ``clear()`` or the end of the call came first. Its notify never reaches
+        ``on_event``."""
         ...
 
     def notify(self, payload: Mapping[str, Any]) -> None:

@@ -6,7 +6,8 @@ import asyncio
 import functools
 import statistics
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from audio_socket.handlers import (
     describe_handler,
     resolve_handler_factory,
 )
+from audio_socket.prompts import PromptSource
 from audio_socket.protocol import CallStart, Dtmf, UnknownEvent
 
 START = CallStart("audio/l16;rate=16000", 16000, 640, {"call_uuid": "call-1", "attempt": 1})
@@ -59,6 +61,16 @@ class RecordingCall:
     def notify(self, payload: Mapping[str, Any]) -> None:
         self.controls.append(("notify", dict(payload)))
 
+    def play(self, audio: PromptSource, rate: int | None = None) -> Awaitable[bool]:
+        assert not isinstance(audio, (str, PathLike)), "the double plays PCM only"
+        self.send_audio(audio)  # unpaced: a handler test checks what, not when
+        self.controls.append(("play", len(audio)))
+        return _settled(True)
+
+    def played(self) -> Awaitable[bool]:
+        self.controls.append("played")
+        return _settled(True)
+
     def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         self.controls.append(("close", code, reason))
 
@@ -76,6 +88,12 @@ class RecordingCall:
 
     async def send_dtmf(self, digits: str) -> None:
         self.controls.append(("send_dtmf", digits))
+
+
+def _settled(value: bool) -> asyncio.Future[bool]:
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    done.set_result(value)
+    return done
 
 
 def frame(n: int, size: int = 640) -> bytes:
