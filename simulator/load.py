@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -181,6 +182,11 @@ def load_command(args: argparse.Namespace, setup: Any) -> int:
         raise UsageError("--workers must be between 1 and --calls")
     if args.ramp < 0:
         raise UsageError("--ramp must not be negative")
+    if args.plot is not None and not plot_available():
+        raise UsageError(
+            "--plot needs matplotlib, which `make run` does not install:"
+            " run `make setup`, or `.venv/bin/pip install -e '.[plot]'`"
+        )
     loop = resolve_loop(args.loop)
     shares = split_offsets(args.calls, args.ramp, args.workers)
     started = time.monotonic()
@@ -193,6 +199,11 @@ def load_command(args: argparse.Namespace, setup: Any) -> int:
     if summary.calls_failed:
         return 1
     return EXIT_SLIPPED if summary.slipped else 0
+
+
+def plot_available() -> bool:
+    """Whether matplotlib (pyproject's ``plot`` extra, in ``make setup``) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def run_workers(specs: list[WorkerSpec], args: argparse.Namespace) -> list[WorkerResult]:

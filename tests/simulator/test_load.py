@@ -62,6 +62,19 @@ def test_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_loop("uvloop")
 
 
+def test_plot_without_matplotlib_is_refused_before_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--plot where only `make run`'s packages are installed: a usage error, no calls placed."""
+    monkeypatch.setattr(load, "plot_available", lambda: False)
+    monkeypatch.setattr(load, "run_workers", lambda *_: pytest.fail("calls were placed"))
+    args = build_parser().parse_args(
+        ["load", "https://localhost:8443", "--calls", "1", "--plot", "rtt.png", "--unsigned"]
+    )
+    with pytest.raises(UsageError, match=r"--plot needs matplotlib.*make setup"):
+        load.load_command(args, None)
+
+
 @pytest.mark.parametrize(("loop", "used"), [("auto", "uvloop"), ("asyncio", "asyncio")])
 async def test_short_load_run(
     start_stack: StartStack,
