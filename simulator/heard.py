@@ -1,0 +1,113 @@
+"""What the caller heard, from the playout model: the timeline and the real-time WAV.
+
+The timeline runs from the call's answer. Each span is what the caller heard
+then: ``talk`` (an NCCO talk), ``audio`` (frames from the application that are
+not silence), ``silence`` (silent frames, or nothing at all), or ``underrun``
+(the buffer ran dry for less than :data:`UNDERRUN_MAX_SECONDS` between two
+stretches of audio: the application sent too late).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.playout import AUDIBLE, DROPPED, FRAME_SECONDS, Playout, Segment
+
+#: A longer break between two stretches of audio is silence, not an underrun.
+UNDERRUN_MAX_SECONDS = 1.0
+AUDIO, SILENCE, TALK, UNDERRUN = "audio", "silence", "talk", "underrun"
+
+
+@dataclass
+class Span:
+    """One stretch of the timeline, in seconds from the call's answer."""
+
+    from_s: float
+    to_s: float
+    heard: str
+    text: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """For the JSON report."""
+        data: dict[str, object] = {
+            "from_s": round(self.from_s, 3),
+            "to_s": round(self.to_s, 3),
+            "heard": self.heard,
+        }
+        if self.text:
+            data["text"] = self.text
+        return data
+
+
+def timeline(
+    playout: Playout, origin: float, until: float, talks: list[tuple[float, float, str]]
+) -> list[Span]:
+    """The spans from ``origin`` to ``until`` (monotonic times), gaps filled."""
+    played = [span for s in playout.segments for span in _segment_spans(playout, s, origin)]
+    spoken = [Span(a - origin, b - origin, TALK, text) for a, b, text in talks]
+    spans = sorted(played + spoken, key=lambda span: span.from_s)
+    filled: list[Span] = []
+    at = 0.0
+    for span in spans:
+        if span.from_s > at:
+            between_audio = bool(filled) and filled[-1].heard != TALK and span.heard != TALK
+            short = span.from_s - at < UNDERRUN_MAX_SECONDS
+            _add(filled, Span(at, span.from_s, UNDERRUN if between_audio and short else SILENCE))
+        _add(filled, span)
+        at = max(at, span.to_s)
+    if until - origin > at:
+        _add(filled, Span(at, until - origin, SILENCE))
+    return filled
+
+
+def _segment_spans(playout: Playout, segment: Segment, origin: float) -> list[Span]:
+    kinds = playout.frames[segment.first : segment.first + segment.count]
+    spans: list[Span] = []
+    end = segment.end
+    for i, kind in enumerate(kinds):
+        if kind & DROPPED:
+            break
+        start = segment.start + i * FRAME_SECONDS
+        stop = min(start + FRAME_SECONDS, end)
+        if stop <= start:
+            break
+        _add(spans, Span(start - origin, stop - origin, AUDIO if kind & AUDIBLE else SILENCE))
+    return spans
+
+
+def _add(spans: list[Span], span: Span) -> None:
+    """Append, joining a span to the previous one of the same kind that it touches."""
+    if spans:
+        last = spans[-1]
+        if last.heard == span.heard and last.text == span.text and span.from_s - last.to_s < 1e-6:
+            last.to_s = max(last.to_s, span.to_s)
+            return
+    spans.append(span)
+
+
+def heard_samples(
+    playout: Playout, rate: int, origin: float, until: float
+) -> npt.NDArray[np.int16]:
+    """What the caller heard as 16-bit samples at ``rate``, each frame at its real time.
+
+    Needs the frames kept (``Playout(keep=True)``); silence where nothing played.
+    """
+    kept = playout.kept or []
+    total = max(0, round((until - origin) * rate))
+    out = np.zeros(total, np.int16)
+    for segment in playout.segments:
+        end = round((segment.end - origin) * rate)
+        for i in range(segment.count):
+            index = segment.first + i
+            if playout.frames[index] & DROPPED or index >= len(kept):
+                break
+            start = round((segment.start + i * FRAME_SECONDS - origin) * rate)
+            frame = np.frombuffer(kept[index], "<i2")
+            stop = min(start + len(frame), end, total)
+            if stop <= start:
+                break
+            out[start:stop] = frame[: stop - start]
+    return out
