@@ -20,7 +20,12 @@ QUIET = bytes(640)
 def replies(playout: Playout) -> list[dict[str, object]]:
     """Collect what the model answers."""
     sent: list[dict[str, object]] = []
-    playout.reply = lambda text: sent.append(json.loads(text)) is None
+
+    def reply(text: str) -> bool:
+        sent.append(json.loads(text))
+        return True
+
+    playout.reply = reply
     return sent
 
 
