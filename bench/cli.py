@@ -20,7 +20,7 @@ from functools import partial
 from itertools import product
 from pathlib import Path
 from types import FrameType
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from rich.console import Console
 
@@ -30,7 +30,14 @@ from bench.procs import BenchError, Processes, cores
 from bench.profile import profile_audio_socket
 from bench.report import Results, render
 from bench.runs import REPO, Row, measure_direct, measure_stack, measure_via_caddy
-from bench.servers import Server, ServerKind, node_available, start_server
+from bench.servers import (
+    NODE_ECHO,
+    Server,
+    ServerKind,
+    install_node_echo,
+    node_available,
+    start_server,
+)
 from bench.webhooks_rate import measure_webhooks
 
 SECTIONS = ("direct", "profile", "caddy", "variants", "webhooks")
@@ -157,8 +164,11 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
     os.sched_setaffinity(0, load_cpus)  # the bench's own sampling stays off the server core
     kinds = [ServerKind.AUDIO_SOCKET, ServerKind.NODE, ServerKind.MINIMAL, ServerKind.FLOOR]
     if not node_available():
-        console.print("[yellow]Node peer unavailable (node, npm or its script): skipped")
+        console.print("[yellow]Node peer unavailable (node or npm not on PATH): skipped")
         kinds.remove(ServerKind.NODE)
+    else:
+        console.print(f"Node peer: npm ci in {NODE_ECHO} when its lock file changed")
+        install_node_echo()
     results = Results(argv, server_cpus, load_cpus, seconds, plan.rounds)
     wait = args.wait_idle if args.wait_idle is not None else (0.0 if args.smoke else 300.0)
     with Processes(log_dir) as procs:
@@ -240,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         log_dir = args.log_dir or Path(scratch)
         try:
-            results = run(args, ["python", "-m", "bench", *argv], log_dir)
+            results = run(args, recorded_command(argv), log_dir)
         except BenchError as exc:
             console.print(f"[red]bench: {exc}")
             return 1
@@ -253,6 +263,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw.write_text(json.dumps(asdict(results), default=_jsonable, indent=1) + "\n")
     console.print(f"wrote {args.out} and {raw}")
     return 0
+
+
+#: Options that say where files go, not what is measured: left out of the record, so
+#: RESULTS.md names no folder of the machine it ran on.
+_WHERE_OPTIONS: Final = frozenset({"--out", "--log-dir"})
+
+
+def recorded_command(argv: Sequence[str]) -> list[str]:
+    """The command as RESULTS.md records it: ``argv`` without ``--out`` and ``--log-dir``."""
+    shown: list[str] = ["python", "-m", "bench"]
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _WHERE_OPTIONS:
+            skip = True
+        elif arg.partition("=")[0] not in _WHERE_OPTIONS:
+            shown.append(arg)
+    return shown
 
 
 def _jsonable(value: object) -> object:

@@ -3,13 +3,21 @@
 Each is started fresh for every measurement (so its resident memory starts from
 the same point), listens on loopback, is pinned to the server core, and is
 reached at ``ws://127.0.0.1:PORT/socket``.
+
+The Node peer is carried in ``bench/node_echo/`` (express and express-ws, in the
+shape of Vonage's "Call a WebSocket" tutorial). Its locked packages are installed
+with ``npm ci`` into ``bench/node_echo/node_modules`` the first time the bench needs
+them, and again whenever ``package-lock.json`` changes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,10 +35,11 @@ from bench.procs import (
     wait_ready,
 )
 
-SEED_NODE: Final = Path(
-    os.environ.get("SEED_NODE_RUN", "/work/shared/peers/seed-node/run")
-).expanduser()
-NODE_READY_TIMEOUT: Final = 180.0  # the first start installs its locked packages
+#: The tutorial's server, carried with the bench.
+NODE_ECHO: Final = Path(__file__).resolve().parent / "node_echo"
+#: Written into node_modules after ``npm ci``: the hash of the lock file installed.
+NODE_STAMP: Final = ".bench-installed"
+NPM_CI_TIMEOUT: Final = 600.0
 
 
 class ServerKind(StrEnum):
@@ -60,8 +69,41 @@ class Server:
 
 
 def node_available() -> bool:
-    """Whether the Node peer can run here (its script, node and npm)."""
-    return SEED_NODE.is_file() and all(shutil.which(tool) for tool in ("node", "npm"))
+    """Whether the Node peer can run here (its code, node and npm)."""
+    return (NODE_ECHO / "index.js").is_file() and all(
+        shutil.which(tool) for tool in ("node", "npm")
+    )
+
+
+def install_node_echo(folder: Path = NODE_ECHO) -> Path:
+    """``npm ci`` in ``folder`` unless its lock file is installed already; its ``index.js``.
+
+    A lock on the folder keeps two benches (or a bench and the smoke test) from
+    installing into the same ``node_modules`` at once.
+    """
+    if not all(shutil.which(tool) for tool in ("node", "npm")):
+        raise BenchError("the Node peer needs node and npm on PATH")
+    wanted = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
+    stamp = folder / "node_modules" / NODE_STAMP
+    with open(folder / "package.json", "rb") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not stamp.is_file() or stamp.read_text().strip() != wanted:
+            _npm_ci(folder)
+            stamp.write_text(wanted + "\n")
+    return folder / "index.js"
+
+
+def _npm_ci(folder: Path) -> None:
+    argv = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    try:
+        done = subprocess.run(
+            argv, cwd=folder, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"npm ci in {folder} took over {NPM_CI_TIMEOUT:.0f} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError(f"npm ci in {folder} failed (status {done.returncode}): {last}")
 
 
 def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
@@ -81,10 +123,8 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
         argv = [sys.executable, "-m", "audio_socket"]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     elif kind is ServerKind.NODE:
-        if not node_available():
-            raise BenchError(f"the Node peer needs {SEED_NODE}, node and npm")
-        env["QUIET"] = "1"
-        argv = [str(SEED_NODE), str(port)]
+        env |= {"QUIET": "1", "HOST": LOOPBACK}
+        argv = ["node", str(install_node_echo()), str(port)]
     else:
         module = "bench.floor_echo" if kind is ServerKind.FLOOR else "bench.minimal_echo"
         argv = [sys.executable, "-m", module, str(port)]
@@ -93,6 +133,5 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
     if kind is ServerKind.AUDIO_SOCKET:
         wait_ready(process, http_ok(f"http://{LOOPBACK}:{port}/healthz"))
     else:
-        timeout = NODE_READY_TIMEOUT if kind is ServerKind.NODE else 30.0
-        wait_ready(process, tcp_open(port), timeout)
+        wait_ready(process, tcp_open(port), 30.0)
     return Server(kind, process, port, secret)

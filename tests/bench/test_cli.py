@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import _plan, build_parser, main
+from bench.cli import _plan, build_parser, main, recorded_command
 from bench.procs import BenchError
 
 
@@ -41,3 +41,17 @@ def test_bad_option_exits_1_without_starting_anything(
     out = f"{tmp_path}/RESULTS.md"
     assert main(["--rounds", "0", "--out", out]) == 1
     assert "--rounds must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "recorded"),
+    [
+        (["--calls", "200,500"], ["--calls", "200,500"]),
+        (["--log-dir", "logs/x", "--seconds", "20"], ["--seconds", "20"]),
+        (["--out=out/r.md", "--smoke", "--log-dir=logs/l"], ["--smoke"]),
+        (["--smoke", "--out", "out/r.md"], ["--smoke"]),
+    ],
+)
+def test_recorded_command_names_no_folder(argv: list[str], recorded: list[str]) -> None:
+    """RESULTS.md records what was measured, not where the files went."""
+    assert recorded_command(argv) == ["python", "-m", "bench", *recorded]

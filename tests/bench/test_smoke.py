@@ -15,7 +15,7 @@ from bench.servers import node_available
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
-    not node_available(), reason="the Node peer needs node, npm and ../shared/peers/seed-node"
+    not node_available(), reason="the Node peer (bench/node_echo) needs node and npm"
 )
 
 
