@@ -330,7 +330,7 @@ def _direct_table(rows: list[Row]) -> list[str]:
     return lines
 
 
-#: What each change to audio_socket bought (bench/NOTES-audio.md, where the runs are).
+#: What each change to audio_socket bought (docs/performance.md tells how it was measured).
 CHANGES: Final = (
     "| audio_socket | CPU µs/frame | RSS KiB/call |",
     "|---|--:|--:|",
@@ -384,9 +384,9 @@ def _profile_section(profile: Profile | None) -> list[str]:
         " to the receiving socket, so its cost is the largest.",
         "",
         "Each change, measured side by side in three interleaved rounds of 200 calls"
-        " (2026-11-24 09:36-09:40 UTC, medians; the method, the profiles before and"
-        " after, and the scripts are in [NOTES-audio.md](NOTES-audio.md); Caddy's"
-        " settings are discussed in [FINDINGS.md](FINDINGS.md)):",
+        " (2026-11-24 09:36-09:40 UTC, medians; the method, what each change bought,"
+        " and Caddy's settings are discussed in"
+        " [docs/performance.md](../docs/performance.md)):",
         "",
         *CHANGES,
     ]
