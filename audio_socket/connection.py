@@ -82,7 +82,7 @@ class CallConnection(FrameReader, asyncio.Protocol):
     It is its own :class:`~audio_socket.wire.FrameReader`: the event loop's
     ``data_received`` is the reader's ``feed``, so an audio frame reaches the
     handler through two Python calls, and a sent frame leaves through two more
-    (the per-frame path, ``bench/NOTES-audio.md``).
+    (the per-frame path: docs/architecture.md, docs/performance.md).
     """
 
     # Hundreds per process: slots keep each a few hundred bytes smaller.

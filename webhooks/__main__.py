@@ -33,7 +33,7 @@ def serve(settings: Settings) -> None:
         lifespan="on",
         ws="none",
         # uvloop and httptools (both pinned): about a third more signed answers per
-        # second on one core than asyncio's loop and h11 (bench/FINDINGS.md).
+        # second on one core than asyncio's loop and h11 (docs/performance.md).
         loop="uvloop",
         http="httptools",
     )
