@@ -1,0 +1,136 @@
+"""The documents a clone carries: every reference opens, nothing points off the repository."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Folders that are not the project's own text (tools, caches, installed packages).
+SKIPPED_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".stack", "build"})
+TEXT_SUFFIXES = frozenset(
+    {".py", ".md", ".toml", ".yaml", ".yml", ".txt", ".json", ".js", ".cfg", ".ini", ""}
+)
+DOC_REFERENCE = re.compile(r"docs/([A-Za-z0-9_-]+\.md)")
+PROTOCOL_SECTION = re.compile(r"vonage-protocol\.md`?\s*§\s*(\d+)(?:\s*-\s*§?(\d+))?")
+SECTION_LIST = re.compile(r"vonage-protocol\.md`?\s*((?:§\d+(?:-§?\d+)?,?\s*)+)")
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+#: What a clone does not have: the development machine's folders, a sibling checkout,
+#: and the tracker's numbers.
+OFF_REPOSITORY = re.compile(
+    r"\.\./shared|/work/|/root/|/home/[a-z][\w.-]*/|/tmp/bench-"
+    r"|\bissues? #?\d+\b|(?<![\w/&])#\d{1,4}\b"
+)
+
+
+def _tracked_files() -> list[Path]:
+    """The repository's files: git's list when there is one, else a walk."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    if listed.returncode == 0 and listed.stdout:
+        names = [n for n in listed.stdout.decode().split("\0") if n]
+        paths = [ROOT / n for n in names]
+    else:
+        paths = [
+            p for p in ROOT.rglob("*") if not SKIPPED_DIRS.intersection(p.relative_to(ROOT).parts)
+        ]
+    return [
+        p
+        for p in paths
+        if p.is_file()
+        and p.suffix in TEXT_SUFFIXES
+        and p.name != "package-lock.json"
+        and not SKIPPED_DIRS.intersection(p.relative_to(ROOT).parts)
+    ]
+
+
+def _texts() -> dict[str, str]:
+    return {
+        str(p.relative_to(ROOT)): p.read_text(encoding="utf-8", errors="replace")
+        for p in _tracked_files()
+    }
+
+
+@pytest.fixture(scope="module")
+def texts() -> dict[str, str]:
+    """Every tracked text file, by its path in the repository."""
+    return _texts()
+
+
+def _protocol_sections() -> set[int]:
+    text = (ROOT / "docs" / "vonage-protocol.md").read_text()
+    return {int(n) for n in re.findall(r"^## (\d+)\. ", text, flags=re.MULTILINE)}
+
+
+def test_docs_names_are_lowercase() -> None:
+    """docs/ has one naming style: lowercase file names."""
+    names = [p.name for p in (ROOT / "docs").iterdir() if p.is_file()]
+    assert names
+    assert [n for n in names if n != n.lower()] == []
+
+
+def test_every_docs_reference_exists(texts: dict[str, str]) -> None:
+    """Each ``docs/NAME.md`` a file mentions is a file of the repository."""
+    missing = {
+        f"{path}: docs/{name}"
+        for path, text in texts.items()
+        for name in DOC_REFERENCE.findall(text)
+        if not (ROOT / "docs" / name).is_file()
+    }
+    assert sorted(missing) == []
+
+
+def test_every_protocol_section_cited_exists(texts: dict[str, str]) -> None:
+    """Each ``docs/vonage-protocol.md §N`` cited is a numbered section of that page."""
+    sections = _protocol_sections()
+    assert set(range(1, 10)) <= sections, "§1-§9 keep their numbers"
+    cited: set[str] = set()
+    for path, text in texts.items():
+        for group in SECTION_LIST.findall(text):
+            for number in re.findall(r"\d+", group):
+                if int(number) not in sections:
+                    cited.add(f"{path}: §{number}")
+    assert sorted(cited) == []
+
+
+def test_markdown_links_resolve(texts: dict[str, str]) -> None:
+    """A relative link in a Markdown file opens a file or folder of the repository."""
+    broken = []
+    for path, text in texts.items():
+        if not path.endswith(".md"):
+            continue
+        for target in MARKDOWN_LINK.findall(text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            relative = target.split("#", 1)[0]
+            if not (ROOT / path).parent.joinpath(relative).exists():
+                broken.append(f"{path}: {target}")
+    assert broken == []
+
+
+def test_nothing_points_off_the_repository(texts: dict[str, str]) -> None:
+    """No machine paths, no sibling checkout, no tracker numbers in what a clone carries."""
+    found = [
+        f"{path}:{number}: {line.strip()[:120]}"
+        for path, text in texts.items()
+        if path != "tests/test_docs.py"
+        for number, line in enumerate(text.splitlines(), 1)
+        if OFF_REPOSITORY.search(line)
+    ]
+    assert found == []
+
+
+def test_the_pattern_catches_what_it_must() -> None:
+    """The off-repository check is not vacuous: each kind of reference is caught."""
+    for line in (
+        "see ../shared/DESIGN.md",
+        "REPO=/work/main",
+        "as in issue 13",
+        "fixed in #19",
+        "SEED=/home/dev/peer",
+    ):
+        assert OFF_REPOSITORY.search(line), line
+    for line in ("§3 of the protocol", "a 0x82 header", "color: #fff", "url#anchor"):
+        assert not OFF_REPOSITORY.search(line), line
