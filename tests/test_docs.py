@@ -72,7 +72,7 @@ def test_docs_names_are_lowercase() -> None:
 
 
 def test_every_docs_reference_exists(texts: dict[str, str]) -> None:
-    """Each ``docs/NAME.md`` a file mentions is a file of the repository."""
+    """Each ``docs/<name>.md`` a file mentions is a file of the repository."""
     missing = {
         f"{path}: docs/{name}"
         for path, text in texts.items()
