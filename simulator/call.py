@@ -1,34 +1,45 @@
 """One simulated call, run the way Vonage runs it.
 
 docs/vonage-protocol.md §1-§5: fetch the NCCO from the answer URL, post the call's
-events, run the NCCO — ``talk`` is shown, ``connect`` opens the WebSocket leg
-and streams the caller's audio for ``seconds`` — and when the socket closes
-under the live call (``disconnected``) or cannot be opened (``failed``), post
-that to the connect's ``eventUrl`` and run the NCCO that comes back instead of
-the rest: a new ``connect`` reconnects, a ``talk`` apologises. The caller hangs
-up when their audio has been sent and its echo has come back.
+events as notifications, run the NCCO — ``talk`` speaks for as long as its text
+takes (unless ``bargeIn``), ``connect`` opens a WebSocket leg with its own events
+and streams the caller's audio for ``seconds`` — and under ``eventType:
+synchronous``, when the socket closes under the live call (``disconnected``) or
+cannot be opened (``failed``, ``unanswered``), post that to the connect's
+``eventUrl`` and run the NCCO that comes back instead of the rest: a new
+``connect`` reconnects, a ``talk`` apologises. The caller hangs up when their audio
+has been sent and its echo has come back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from websockets.frames import CLOSE_CODE_EXPLANATIONS, CloseCode
 
 from simulator.audio import Pcm, Signal, build_signal
-from simulator.errors import LegError, SimulatorError
+from simulator.errors import LegError, NccoError, SimulatorError, WebhookError
+from simulator.events import (
+    CALLER_NETWORK,
+    Direction,
+    DisconnectedBy,
+    Leg,
+    Notifier,
+    dashed_uuid,
+    error_event,
+    phone_leg_uuid,
+)
 from simulator.leg import AudioConnection, open_leg, serve_text
 from simulator.ncco import Action, Connect, Talk
 from simulator.pacer import Pacer
 from simulator.signing import Signer
+from simulator.speech import talk_seconds
 from simulator.stream import FRAME_SECONDS, CallAudio
 from simulator.webhook import Exchange, WebhookClient
 
@@ -42,6 +53,9 @@ DRAIN_MIN_SECONDS = 1.0
 CALLED_NUMBER = "447700900000"
 CALLER_NUMBER = "447700900123"
 DTMF_DIGITS = set("0123456789*#")
+# The answer request's region_url: "the regional API endpoint to control the call"
+# (docs/vonage-protocol.md §8). Which region a call lands in is Vonage's choice.
+DEFAULT_REGION_URL = "https://api-eu-1.vonage.com"
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,14 @@ class CallOptions:
     dtmf: str = ""
     keep_audio: bool = False
     variant: int = 0  # which of the SignalCache's signals this call sends
+    #: ``talk`` takes no time (fast tests); by default it speaks at ``speech.py``'s rate.
+    instant_talk: bool = False
+    #: The application's ``fallback_answer_url`` (docs/vonage-protocol.md §1, §6).
+    fallback_url: str | None = None
+    region_url: str = DEFAULT_REGION_URL
+    #: A Client SDK user placing the call from an app, instead of a phone (§1).
+    from_user: str | None = None
+    custom_data: dict[str, Any] | None = None
 
 
 class LegEnd(StrEnum):
@@ -64,13 +86,6 @@ class LegEnd(StrEnum):
     FAILED = "failed"  # it never opened
     CLOSED = "closed"  # the server closed it under the live call
     HUNG_UP = "hung up"  # the caller hung up: the call is over
-
-
-class LegStatus(StrEnum):
-    """The event posted about a leg that ended under a live call (docs/vonage-protocol.md §4)."""
-
-    DISCONNECTED = "disconnected"
-    FAILED = "failed"
 
 
 @dataclass
@@ -100,10 +115,13 @@ class CallRecord:
     legs: list[LegRecord] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
     talks: list[str] = field(default_factory=list)
+    talk_seconds: float = 0.0  # how long the call flow waited on talk
     text_messages: int = 0
     started_at: float = 0.0
     ended_at: float = 0.0
     error: str | None = None
+    #: Events whose delivery failed; the call went on without them, as on Vonage.
+    events_failed: list[str] = field(default_factory=list)
 
 
 class SignalCache:
@@ -144,20 +162,26 @@ def dtmf_schedule(digits: str, frames: int) -> list[tuple[int, str]]:
     return [(frames * (i + 1) // (len(digits) + 1), d) for i, d in enumerate(digits)]
 
 
-def timestamp() -> str:
-    """An event timestamp as Vonage writes it."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class Call:
     """Runs one call; :meth:`run` never raises a :exc:`SimulatorError`."""
 
     def __init__(self, options: CallOptions, context: CallContext) -> None:
         self.options = options
         self.ctx = context
-        self.record = CallRecord(str(uuid.uuid4()), f"CON-{uuid.uuid4()}", options.seconds)
+        app = options.from_user is not None
+        call_uuid = dashed_uuid() if app else phone_leg_uuid()
+        self.record = CallRecord(call_uuid, f"CON-{dashed_uuid()}", options.seconds)
+        self.caller_leg = Leg(
+            call_uuid,
+            self.record.conversation_uuid,
+            None if app else options.caller,
+            options.to,
+            Direction.INBOUND,
+        )
+        self.notifier = Notifier(context.webhooks, self.record.exchanges, context.say)
         self.finished: asyncio.Future[None] | None = None
         self.answered = False
+        self.hung_up = False
         self.problem = ""
         self.in_setup = False
 
@@ -179,16 +203,23 @@ class Call:
             self.ctx.say(f"error: {exc}")
         except Exception as exc:  # a bug here must fail this call, not the run
             record.error = f"unexpected {type(exc).__name__}: {exc}"
+        except BaseException:  # cancelled: nothing more is sent
+            self.notifier.cancel()
+            raise
         finally:
             self._set_up()
             if record.audio is not None and self.finished is not None:
                 self.ctx.pacer.remove(record.audio)
         record.ended_at = time.monotonic()
         if self.answered:
-            try:
-                await self._event("completed", self._completed_fields())
-            except SimulatorError as exc:
-                record.error = record.error or str(exc)
+            by = DisconnectedBy.USER if self.hung_up else DisconnectedBy.PLATFORM
+            self.notifier.post(self.events_url, self.caller_leg.completed(by, CALLER_NETWORK))
+        try:
+            await self.notifier.flush()
+        except BaseException:
+            self.notifier.cancel()
+            raise
+        record.events_failed.extend(self.notifier.failures)
         return record
 
     def _set_up(self) -> None:
@@ -199,13 +230,24 @@ class Call:
 
     async def _run(self) -> None:
         answer_url = f"{self.options.base_url.rstrip('/')}/webhooks/answer"
-        params = self._call_fields()
-        ncco = await self.ctx.webhooks.answer(
-            answer_url, params, post=self.options.post, log=self.record.exchanges
-        )
+        try:
+            ncco = await self.ctx.webhooks.answer(
+                answer_url,
+                self._answer_fields(),
+                post=self.options.post,
+                fallback_url=self.options.fallback_url,
+                log=self.record.exchanges,
+            )
+        except NccoError as exc:
+            # §1: an NCCO Vonage cannot parse is not retried; it posts an error event.
+            self.notifier.post(
+                self.events_url, error_event(str(exc), self.record.conversation_uuid), kind="error"
+            )
+            raise
         self.ctx.say(f"answer: {len(ncco)} NCCO actions from {answer_url}")
-        for status in ("started", "ringing", "answered"):
-            await self._event(status)
+        for status in ("started", "ringing"):
+            self.notifier.post(self.events_url, self.caller_leg.event(status))
+        self.notifier.post(self.events_url, self.caller_leg.answered())
         self.answered = True
         await self._run_ncco(ncco)
 
@@ -214,18 +256,28 @@ class Call:
         while actions:
             action = actions.popleft()
             if isinstance(action, Talk):
-                self.record.talks.append(action.text)
-                self.ctx.say(f"talk: {action.text}")
+                await self._talk(action)
                 continue
             if len(self.record.legs) >= MAX_LEGS:
                 raise SimulatorError(f"gave up after {MAX_LEGS} socket legs: {self.problem}")
-            status = await self._connect(action)
-            if status is None:
+            hung_up, replacement = await self._connect(action)
+            if hung_up:
+                self.hung_up = True
                 return  # the caller hung up: the call is over
-            replacement = await self._leg_event(action, status)
-            if replacement is not None and action.synchronous:
+            if replacement is not None:
                 actions = deque(replacement)
         self._ended_early()
+
+    async def _talk(self, talk: Talk) -> None:
+        """Speak: the call flow waits until the speech has played, unless bargeIn."""
+        self.record.talks.append(talk.text)
+        seconds = 0.0 if self.options.instant_talk else talk_seconds(talk.text, talk.loop or 1)
+        note = " (bargeIn: the next action starts at once)" if talk.barge_in else ""
+        self.ctx.say(f"talk: {talk.text} [{seconds:.1f} s]{note}")
+        if talk.barge_in or not seconds:
+            return
+        self.record.talk_seconds += seconds
+        await asyncio.sleep(seconds)
 
     def _ended_early(self) -> None:
         audio = self.record.audio
@@ -236,11 +288,21 @@ class Call:
             f"the call ended after {spoken:.1f} s of {self.options.seconds:g} s: {self.problem}"
         )
 
-    async def _connect(self, action: Connect) -> LegStatus | None:
-        """Run one leg; None when the caller hung up, else the leg event to post."""
+    async def _connect(self, action: Connect) -> tuple[bool, list[Action] | None]:
+        """Run one leg: (the caller hung up, the NCCO that replaces the rest, if any)."""
         endpoint = action.endpoint
         leg = LegRecord(len(self.record.legs) + 1, endpoint.uri, endpoint.headers.get("attempt"))
         self.record.legs.append(leg)
+        socket_leg = Leg(
+            dashed_uuid(),
+            self.record.conversation_uuid,
+            action.from_number or self.options.to,
+            endpoint.uri,
+            Direction.OUTBOUND,
+            headers=endpoint.headers,
+        )
+        for status in ("started", "ringing"):
+            self._leg_notify(action, leg, socket_leg.event(status))
         audio = self._audio_for(endpoint.rate)
         leg.first_frame = leg.end_frame = audio.next
         self.ctx.say(f"connect: {endpoint.uri} (leg {leg.number}, {endpoint.content_type})")
@@ -249,21 +311,36 @@ class Call:
                 endpoint,
                 authorization=self._authorization(action),
                 ssl_context=self.ctx.webhooks.ssl_context,
+                open_timeout=action.timeout,
             )
         except LegError as exc:
             leg.detail = self.problem = str(exc)
-            self.ctx.say(f"failed: {exc}")
-            return LegStatus.FAILED
+            self.ctx.say(f"{exc.status} ({exc.detail}): {exc}")
+            if not action.synchronous:
+                return False, None  # §4: failed/unanswered come only under synchronous
+            event = socket_leg.event(exc.status, detail=exc.detail)
+            return False, await self._leg_event(action, leg, event)
         leg.opened_at = time.monotonic()
+        self._leg_notify(action, leg, socket_leg.answered())
         hung_up = await self._stream(connection, audio, leg)
         leg.ended_at = time.monotonic()
         if hung_up:
             leg.end = LegEnd.HUNG_UP
-            return None
+            self._leg_notify(action, leg, socket_leg.completed(DisconnectedBy.PLATFORM, None))
+            return True, None
         leg.end, leg.close_code = LegEnd.CLOSED, connection.close_code
         leg.detail = self.problem = describe_close(connection)
         self.ctx.say(f"disconnected: {leg.detail}")
-        return LegStatus.DISCONNECTED
+        replacement = None
+        if action.synchronous:
+            replacement = await self._leg_event(action, leg, socket_leg.event("disconnected"))
+        self._leg_notify(action, leg, socket_leg.completed(DisconnectedBy.USER, None))
+        return False, replacement
+
+    def _leg_notify(self, action: Connect, leg: LegRecord, payload: dict[str, Any]) -> None:
+        """A notification about a socket leg, to the connect's eventUrl (§2)."""
+        url = action.event_url or self.events_url
+        self.notifier.post(url, payload, method=action.event_method, leg=leg.number)
 
     def _audio_for(self, rate: int) -> CallAudio:
         signal = self.ctx.signals.get(rate, self.options.variant)
@@ -315,62 +392,60 @@ class Call:
                 return
             await asyncio.sleep(FRAME_SECONDS)
 
-    async def _leg_event(self, action: Connect, status: LegStatus) -> list[Action] | None:
-        """Post ``disconnected`` or ``failed`` for the leg; the NCCO that came back."""
-        leg = self.record.legs[-1]
-        fields: dict[str, Any] = {
-            "from": action.from_number or self.options.to,
-            "to": action.endpoint.uri,
-            "uuid": str(uuid.uuid4()),
-            "conversation_uuid": self.record.conversation_uuid,
-            "status": status,
-            "direction": "outbound",
-            "timestamp": timestamp(),
-            "headers": action.endpoint.headers,
-        }
-        if status is LegStatus.FAILED:
-            fields["detail"] = leg.detail
-        ncco = await self.ctx.webhooks.event(
-            action.event_url or self.events_url,
-            fields,
-            method=action.event_method,
-            log=self.record.exchanges,
-        )
+    async def _leg_event(
+        self, action: Connect, leg: LegRecord, payload: dict[str, Any]
+    ) -> list[Action] | None:
+        """Post a synchronous event about the leg (§4); the NCCO that came back, if any.
+
+        The call flow waits for this one: its answer decides what runs next. When
+        every attempt fails, or the answer is not an NCCO, the call flow goes on.
+        """
+        status = payload["status"]
+        url = action.event_url or self.events_url
+        try:
+            ncco = await self.ctx.webhooks.expect_ncco(
+                url,
+                payload,
+                method=action.event_method,
+                fallback_url=self.options.fallback_url,
+                leg=leg.number,
+                log=self.record.exchanges,
+            )
+        except WebhookError as exc:
+            self._event_failed(f"event '{status}' (socket leg {leg.number}) failed: {exc}")
+            return None
+        except NccoError as exc:
+            self._event_failed(f"event '{status}' (socket leg {leg.number}) answered: {exc}")
+            self.notifier.post(
+                self.events_url, error_event(str(exc), self.record.conversation_uuid), kind="error"
+            )
+            return None
         if ncco is not None:
             kinds = ", ".join(type(a).__name__.lower() for a in ncco)
             self.ctx.say(f"{status} answered with an NCCO: {kinds or 'empty'}")
         return ncco
 
-    async def _event(self, status: str, extra: dict[str, Any] | None = None) -> None:
-        fields = self._call_fields() | {
-            "status": status,
-            "direction": "inbound",
-            "timestamp": timestamp(),
-        }
-        await self.ctx.webhooks.event(
-            self.events_url, fields | (extra or {}), log=self.record.exchanges
-        )
+    def _event_failed(self, line: str) -> None:
+        self.record.events_failed.append(line)
+        self.ctx.say(f"{line} (the call flow goes on, as on Vonage)")
 
-    def _call_fields(self) -> dict[str, str]:
-        return {
-            "to": self.options.to,
-            "from": self.options.caller,
+    def _answer_fields(self) -> dict[str, Any]:
+        """The answer request (§1, vonage-voice's AnswerWebhook)."""
+        options = self.options
+        fields: dict[str, Any] = {
+            "to": options.to,
+            "from": options.caller,
             "uuid": self.record.uuid,
             "conversation_uuid": self.record.conversation_uuid,
+            "region_url": options.region_url,
+            "endpoint_type": "phone",
         }
-
-    def _completed_fields(self) -> dict[str, Any]:
-        duration = self.record.ended_at - self.record.started_at
-        end = datetime.now(UTC)
-        start = datetime.fromtimestamp(end.timestamp() - duration, UTC)
-        return {
-            "start_time": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "end_time": end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "duration": str(round(duration)),
-            "rate": "0.00000000",
-            "price": "0.00000000",
-            "network": "simulator",
-        }
+        if options.from_user is not None:
+            del fields["from"]
+            fields |= {"from_user": options.from_user, "endpoint_type": "app"}
+            if options.custom_data is not None:
+                fields["custom_data"] = options.custom_data
+        return fields
 
     def _authorization(self, action: Connect) -> str | None:
         auth = action.endpoint.authorization

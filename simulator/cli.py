@@ -15,11 +15,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from simulator.audio import FRAMES_PER_SECOND, Pcm, read_wav, write_wav
-from simulator.call import DTMF_DIGITS, Call, CallContext, CallOptions, SignalCache
+from simulator.call import (
+    DEFAULT_REGION_URL,
+    DTMF_DIGITS,
+    Call,
+    CallContext,
+    CallOptions,
+    SignalCache,
+)
 from simulator.errors import SimulatorError, UsageError
 from simulator.local_stack import default_cafile, default_secret
 from simulator.ncco import MAX_LIMIT_SECONDS
@@ -27,7 +34,7 @@ from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
 from simulator.report import build_report, render
 from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
-from simulator.webhook import READ_TIMEOUT, WebhookClient
+from simulator.webhook import Timeouts, WebhookClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_SECONDS = 10.0
@@ -52,8 +59,41 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--cafile", type=Path, help="extra trusted root (default: the local stack's CA, when found)"
     )
+    vonage = Timeouts()
     common.add_argument(
-        "--webhook-timeout", type=float, default=READ_TIMEOUT, help="seconds (Vonage: 5)"
+        "--connect-timeout",
+        type=float,
+        default=vonage.connect,
+        help=f"seconds to connect to a webhook (Vonage's default {vonage.connect:g}, 0.3-1)",
+    )
+    common.add_argument(
+        "--answer-timeout",
+        type=float,
+        default=vonage.answer,
+        help=f"seconds to wait for the NCCO (Vonage's default {vonage.answer:g}, 1-5)",
+    )
+    common.add_argument(
+        "--event-timeout",
+        type=float,
+        default=vonage.event,
+        help=f"seconds to wait for an event's answer (Vonage's default {vonage.event:g}, 1-10)",
+    )
+    common.add_argument(
+        "--fallback-url", help="the application's fallback_answer_url (default: none)"
+    )
+    common.add_argument(
+        "--instant-talk",
+        action="store_true",
+        help="talk takes no time (default: it speaks at 150 words a minute, as a caller hears it)",
+    )
+    common.add_argument(
+        "--region-url", default=DEFAULT_REGION_URL, help="region_url of the answer request"
+    )
+    common.add_argument(
+        "--from-user", help="place the call from this Client SDK user (an app call), not a phone"
+    )
+    common.add_argument(
+        "--custom-data", type=json_object, help="custom_data of an app call (a JSON object)"
     )
     common.add_argument(
         "--api-key", default=DEFAULT_API_KEY, help="api_key claim of signed webhooks"
@@ -89,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def json_object(text: str) -> dict[str, Any]:
+    """An option's value read as a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
 @dataclass(frozen=True)
 class Setup:
     """What the options resolve to, checked."""
@@ -98,16 +149,35 @@ class Setup:
     wav: Pcm | None
     secret: str | None
     cafile: Path | None
-    timeout: float
+    timeouts: Timeouts
     api_key: str
     application_id: str
     post: bool
+    fallback_url: str | None = None
+    instant_talk: bool = False
+    region_url: str = DEFAULT_REGION_URL
+    from_user: str | None = None
+    custom_data: dict[str, Any] | None = None
 
     def signer(self) -> Signer | None:
         """The webhook signer, or None when sending unsigned."""
         if self.secret is None:
             return None
         return Signer(self.secret, self.api_key, self.application_id)
+
+    def call_options(self, **extra: Any) -> CallOptions:
+        """The options of one call placed with this set-up."""
+        return CallOptions(
+            self.base_url,
+            self.seconds,
+            post=self.post,
+            instant_talk=self.instant_talk,
+            fallback_url=self.fallback_url,
+            region_url=self.region_url,
+            from_user=self.from_user,
+            custom_data=self.custom_data,
+            **extra,
+        )
 
 
 def resolve(args: argparse.Namespace) -> Setup:
@@ -121,8 +191,17 @@ def resolve(args: argparse.Namespace) -> Setup:
         seconds = wav.seconds if wav else DEFAULT_SECONDS
     if not 1 / FRAMES_PER_SECOND <= seconds <= MAX_LIMIT_SECONDS:  # Vonage's connect limit
         raise UsageError(f"--seconds must be between 0.02 and {MAX_LIMIT_SECONDS}")
-    if args.webhook_timeout <= 0:
-        raise UsageError("--webhook-timeout must be positive")
+    timeouts = Timeouts(args.connect_timeout, args.answer_timeout, args.event_timeout)
+    for name in ("connect", "answer", "event"):
+        if getattr(timeouts, name) <= 0:
+            raise UsageError(f"--{name}-timeout must be positive")
+    for problem in timeouts.outside_vonage():
+        print(f"simulator: note: {problem}: Vonage would not accept it", file=sys.stderr)
+    for option, value in (("--fallback-url", args.fallback_url), ("--region-url", args.region_url)):
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise UsageError(f"{option} must be an http(s) URL, not {value!r}")
+    if args.custom_data is not None and args.from_user is None:
+        raise UsageError("--custom-data comes with an app call: give --from-user too")
     secret = None if args.unsigned else (args.secret or default_secret())
     if secret is None and not args.unsigned:
         raise UsageError(
@@ -138,10 +217,15 @@ def resolve(args: argparse.Namespace) -> Setup:
         wav=wav,
         secret=secret,
         cafile=cafile,
-        timeout=args.webhook_timeout,
+        timeouts=timeouts,
         api_key=args.api_key,
         application_id=args.application_id,
         post=args.post,
+        fallback_url=args.fallback_url,
+        instant_talk=args.instant_talk,
+        region_url=args.region_url,
+        from_user=args.from_user,
+        custom_data=args.custom_data,
     )
 
 
@@ -150,7 +234,7 @@ async def call_command(args: argparse.Namespace) -> int:
     setup = resolve(args)
     if set(args.dtmf) - DTMF_DIGITS:
         raise UsageError(f"--dtmf takes 0-9, * and #, not {args.dtmf!r}")
-    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeout)
+    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeouts)
     pacer = Pacer()
     # Progress goes where the report goes, so that it reads in order however the two
     # streams are shown; with --json, stdout is the JSON object alone.
@@ -162,13 +246,7 @@ async def call_command(args: argparse.Namespace) -> int:
         setup.signer(),
         say=functools.partial(_say, progress),
     )
-    options = CallOptions(
-        setup.base_url,
-        setup.seconds,
-        post=setup.post,
-        dtmf=args.dtmf,
-        keep_audio=args.out is not None,
-    )
+    options = setup.call_options(dtmf=args.dtmf, keep_audio=args.out is not None)
     try:
         record = await Call(options, context).run()
     finally:

@@ -25,8 +25,26 @@ class NccoError(SimulatorError):
 
 
 class WebhookError(SimulatorError):
-    """The answer or an event webhook failed."""
+    """The answer or an event webhook failed.
+
+    ``retry`` says whether Vonage would try the same URL again
+    (docs/vonage-protocol.md §1: not after a certificate error, an invalid URL or a
+    status other than 429, 503 and 504).
+    """
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class LegError(SimulatorError):
-    """The WebSocket leg could not be opened (refused upgrade, TLS, network)."""
+    """The WebSocket leg could not be opened (refused upgrade, TLS, network).
+
+    ``status`` and ``detail`` are what Vonage posts about such a leg
+    (docs/vonage-protocol.md §4): ``failed`` or ``unanswered``, with a detail code.
+    """
+
+    def __init__(self, message: str, *, status: str = "failed", detail: str = "cannot_route"):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail

@@ -33,7 +33,12 @@ from simulator.ncco import WebsocketEndpoint
 from simulator.net import describe_failure
 from simulator.stream import BytesLike
 
-OPEN_TIMEOUT = 10.0
+OPEN_TIMEOUT = 60.0  # the connect action's `timeout` default (docs/vonage-protocol.md §2)
+# The `detail` of a leg that could not be opened (docs/vonage-protocol.md §4). Which
+# code Vonage gives which WebSocket failure is not documented (assumed): a socket that
+# cannot be reached is `cannot_route` (LegError's default), one that answers but refuses
+# or never completes the upgrade is `unavailable`.
+REFUSED = "unavailable"
 CLOSE_TIMEOUT = 2.0
 # A peer that stops reading: ~4 s of 16 kHz audio queued. Vonage would not buffer forever.
 MAX_WRITE_BUFFER = 128 * 1024
@@ -106,14 +111,21 @@ async def open_leg(
         )
     except InvalidStatus as exc:
         raise LegError(
-            f"upgrade refused: HTTP {exc.response.status_code} from {endpoint.uri}"
+            f"upgrade refused: HTTP {exc.response.status_code} from {endpoint.uri}",
+            detail=REFUSED,
         ) from exc
     except InvalidURI as exc:
         raise LegError(f"invalid socket URI {endpoint.uri}") from exc
     except WebSocketException as exc:
-        raise LegError(f"WebSocket handshake with {endpoint.uri} failed: {exc}") from exc
+        raise LegError(
+            f"WebSocket handshake with {endpoint.uri} failed: {exc}", detail=REFUSED
+        ) from exc
     except TimeoutError as exc:
-        raise LegError(f"timed out opening {endpoint.uri}") from exc
+        raise LegError(
+            f"timed out opening {endpoint.uri} after {open_timeout:g} s",
+            status="unanswered",
+            detail=REFUSED,
+        ) from exc
     except OSError as exc:
         raise LegError(describe_failure(exc, endpoint.uri)) from exc
     connection = cast(AudioConnection, connection)  # create_connection above

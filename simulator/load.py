@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from simulator.call import VARIANTS, Call, CallContext, CallOptions, SignalCache
+from simulator.call import VARIANTS, Call, CallContext, SignalCache
 from simulator.errors import SimulatorError, UsageError
 from simulator.load_report import LoadSummary, Progress, render_progress, render_summary, summarize
 from simulator.net import client_ssl_context
@@ -114,13 +114,10 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     signals = SignalCache(setup.seconds, setup.wav)
     for variant in range(VARIANTS):
         signals.get(LIKELY_RATE, variant)  # built before the clock starts
-    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeout)
+    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeouts)
     pacer = Pacer()
     context = CallContext(webhooks, pacer, signals, setup.signer())
-    calls = [
-        Call(CallOptions(setup.base_url, setup.seconds, post=setup.post, variant=i), context)
-        for i in range(len(spec.offsets))
-    ]
+    calls = [Call(setup.call_options(variant=i), context) for i in range(len(spec.offsets))]
     # Everything built so far lives for the whole run: keep the collector off it, and
     # off the full collections that would stop every call for 20+ ms in mid-run
     # (measured). Young generations still collect; the rest waits for the end.

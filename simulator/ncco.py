@@ -23,6 +23,8 @@ CONTENT_TYPES = {
 MAX_HEADERS_BYTES = 512
 MAX_AUTHORIZATION_CHARS = 8191
 MAX_LIMIT_SECONDS = 7200
+MAX_TALK_CHARS = 1500  # vonage-voice's Talk model
+DEFAULT_CONNECT_TIMEOUT = 60  # seconds the endpoint may take to answer (NCCO reference)
 # The Python SDK's rule for `from` (docs/vonage-protocol.md §2).
 E164 = re.compile(r"^[1-9]\d{6,14}$")
 PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
@@ -32,10 +34,12 @@ KNOWN_ACTIONS = {"record", "conversation", "stream", "input", "notify", "wait", 
 
 @dataclass(frozen=True)
 class Talk:
-    """Speak ``text`` to the caller."""
+    """Speak ``text`` to the caller, ``loop`` times; ``barge_in``: do not hold the next action."""
 
     text: str
     language: str | None = None
+    barge_in: bool = False
+    loop: int = 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Connect:
     event_method: str = "POST"
     synchronous: bool = False
     from_number: str | None = None
+    timeout: float = DEFAULT_CONNECT_TIMEOUT
 
 
 Action = Talk | Connect
@@ -109,8 +114,20 @@ def _parse_talk(where: str, item: dict[str, Any]) -> Talk:
     text = item.get("text")
     if not isinstance(text, str) or not text:
         raise NccoError(f"{where}: 'text' must be a non-empty string")
+    if len(text) > MAX_TALK_CHARS:
+        raise NccoError(f"{where}: 'text' is over {MAX_TALK_CHARS} characters")
     language = _optional(where, item, "language", str)
-    return Talk(text, language)
+    barge_in = _optional(where, item, "bargeIn", bool) or False
+    loop = _optional(where, item, "loop", int)
+    if loop is None:
+        loop = 1
+    if isinstance(loop, bool) or loop < 0:
+        raise NccoError(f"{where}: 'loop' must be a whole number, 0 or more")
+    if loop == 0 and not barge_in:
+        # 0 repeats until the call ends: the next action would never run, and the
+        # simulated caller, who hangs up after their audio, would never be heard.
+        raise NccoError(f"{where}: 'loop' 0 without bargeIn would talk until the call ends")
+    return Talk(text, language, barge_in, loop)
 
 
 def _parse_connect(where: str, item: dict[str, Any]) -> Connect:
@@ -128,6 +145,7 @@ def _parse_connect(where: str, item: dict[str, Any]) -> Connect:
         event_method=_parse_method(where, item),
         synchronous=event_type == "synchronous",
         from_number=_parse_from(where, item),
+        timeout=_parse_timeout(where, item),
     )
 
 
@@ -205,6 +223,15 @@ def _parse_from(where: str, item: dict[str, Any]) -> str | None:
     if number is not None and not E164.match(number):
         raise NccoError(f"{where}: 'from' {number!r} is not an E.164 number (digits only)")
     return number
+
+
+def _parse_timeout(where: str, item: dict[str, Any]) -> float:
+    timeout = _optional(where, item, "timeout", int)
+    if timeout is None:
+        return DEFAULT_CONNECT_TIMEOUT
+    if isinstance(timeout, bool) or timeout < 1:
+        raise NccoError(f"{where}: 'timeout' must be a whole number of seconds, at least 1")
+    return timeout
 
 
 def _check_limit(where: str, item: dict[str, Any]) -> None:

@@ -101,6 +101,8 @@ class CallReport:
     reconnects: list[Reconnect]
     events: list[dict[str, Any]]
     talks: list[str]
+    talk_s: float
+    events_failed: list[str]
     dtmf_sent: str
     text_messages: int
     legs: list[dict[str, Any]]
@@ -132,6 +134,11 @@ def build_report(record: CallRecord) -> CallReport:
     passed = error is None and frames.lost_outside_gaps == 0 and echo.byte_exact
     if error is None and not passed:
         error = _audio_problem(frames, echo)
+    if error is None and record.events_failed:
+        # The call went on, as on Vonage; the application still missed events it is owed.
+        passed = False
+        count = len(record.events_failed)
+        error = f"{count} event webhook(s) failed: {record.events_failed[0]}"
     return CallReport(
         passed=passed,
         error=error,
@@ -147,6 +154,8 @@ def build_report(record: CallRecord) -> CallReport:
         reconnects=reconnects,
         events=[e.as_dict() for e in record.exchanges],
         talks=list(record.talks),
+        talk_s=round(record.talk_seconds, 2),
+        events_failed=list(record.events_failed),
         dtmf_sent="".join(d for _, d in audio.dtmf_sent) if audio else "",
         text_messages=record.text_messages,
         legs=[_leg_dict(leg) for leg in record.legs],
@@ -314,11 +323,13 @@ def render(report: CallReport) -> str:
     if report.dtmf_sent:
         lines.append(f"  dtmf      {report.dtmf_sent}")
     lines.append("  events    " + ", ".join(_exchange_text(x) for x in report.events))
+    lines.extend(f"  FAILED    {line}" for line in report.events_failed)
     return "\n".join(lines)
 
 
 def _exchange_text(exchange: dict[str, Any]) -> str:
-    status = exchange.get("status", exchange.get("error", "?"))
-    return f"{exchange['kind']} {status}" + (
+    status = exchange.get("error", exchange.get("status", "?"))
+    leg = f" (leg {exchange['leg']})" if "leg" in exchange else ""
+    return f"{exchange['kind']}{leg} {status}" + (
         " +NCCO" if exchange.get("ncco") and exchange["kind"] != "answer" else ""
     )

@@ -39,9 +39,13 @@ class FakeStack:
         """The connect's eventUrl."""
         return f"{self.hooks.base_url}/webhooks/events"
 
-    def argv(self, *extra: str, seconds: float | None = 1.0, trust: bool = True) -> list[str]:
-        """``call`` options for this stack (``trust``: pass its root as --cafile)."""
+    def argv(
+        self, *extra: str, seconds: float | None = 1.0, trust: bool = True, talk: bool = False
+    ) -> list[str]:
+        """``call`` options for this stack (``trust``: its root as --cafile; ``talk``: timed)."""
         argv = ["call", self.hooks.base_url, "--secret", SECRET]
+        if not talk:
+            argv.append("--instant-talk")
         if seconds is not None:
             argv += ["--seconds", str(seconds)]
         if self.cert is not None and trust:

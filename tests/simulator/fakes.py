@@ -122,9 +122,21 @@ class FakeWebhooks:
         """Requests to one path."""
         return [r for r in self.requests if r.path == path]
 
-    def statuses(self) -> list[str]:
-        """The ``status`` of each event received, in order."""
-        return [r.fields()["status"] for r in self.received("/webhooks/events")]
+    def event_fields(self) -> list[dict[str, Any]]:
+        """The fields of each event received, in order."""
+        return [r.fields() for r in self.received("/webhooks/events")]
+
+    def statuses(self, direction: str = "inbound") -> list[str]:
+        """The ``status`` of each event about the caller's leg (or the socket legs), in order."""
+        return [e["status"] for e in self.event_fields() if e.get("direction") == direction]
+
+    def leg_statuses(self) -> list[list[str]]:
+        """The statuses of each socket leg's events, one list per leg uuid, in order."""
+        legs: dict[str, list[str]] = {}
+        for event in self.event_fields():
+            if event.get("direction") == "outbound":
+                legs.setdefault(event["uuid"], []).append(event["status"])
+        return list(legs.values())
 
     async def hang(self, _request: Request) -> Reply:
         """A route that never answers (until the fake closes)."""

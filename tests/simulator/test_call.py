@@ -38,10 +38,13 @@ async def test_good_call_echoes_byte_exact(start_stack: StartStack, run_call: Ru
     assert report["talks"] == ["Please wait while we connect you to the echo server"]
     assert report["dtmf_sent"] == "1#"
     assert stack.hooks.statuses() == ["started", "ringing", "answered", "completed"]
+    assert stack.hooks.leg_statuses() == [["started", "ringing", "answered", "completed"]]
     assert all(r.claims is not None for r in stack.hooks.requests), "every webhook signed"
     answer = stack.hooks.received("/webhooks/answer")[0]
     assert answer.method == "GET"
-    assert set(answer.query) == {"to", "from", "uuid", "conversation_uuid"}
+    assert set(answer.query) == {
+        "to", "from", "uuid", "conversation_uuid", "region_url", "endpoint_type",
+    }  # fmt: skip
     assert stack.socket.authorizations == [TOKEN]
     assert stack.socket.first_messages == [
         {
@@ -80,7 +83,9 @@ async def test_post_answer_and_wav_out(
     answer = stack.hooks.received("/webhooks/answer")[0]
     assert answer.method == "POST"
     assert answer.claims is not None
-    assert set(answer.fields()) == {"to", "from", "uuid", "conversation_uuid"}
+    assert set(answer.fields()) == {
+        "to", "from", "uuid", "conversation_uuid", "region_url", "endpoint_type",
+    }  # fmt: skip
     with wave.open(str(out), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
         data = wav.readframes(wav.getnframes())
@@ -109,8 +114,16 @@ async def test_reconnect_after_server_close(start_stack: StartStack, run_call: R
     assert run.status == 0, run.err
     report = run.report()
     assert report["passed"] is True
-    assert stack.hooks.statuses() == ["started", "ringing", "answered", "disconnected", "completed"]
-    disconnected = stack.hooks.received("/webhooks/events")[3]
+    assert stack.hooks.statuses() == ["started", "ringing", "answered", "completed"]
+    assert stack.hooks.leg_statuses() == [
+        ["started", "ringing", "answered", "disconnected", "completed"],
+        ["started", "ringing", "answered", "completed"],
+    ]
+    [disconnected] = [
+        r
+        for r in stack.hooks.received("/webhooks/events")
+        if r.fields()["status"] == "disconnected"
+    ]
     fields = disconnected.fields()
     assert disconnected.claims is not None
     assert fields["to"] == stack.socket.uri
@@ -150,17 +163,11 @@ async def test_refused_upgrade(start_stack: StartStack, run_call: RunCall) -> No
     assert report["passed"] is False
     assert "upgrade refused: HTTP 401" in report["error"]
     assert "upgrade refused: HTTP 401" in run.err.splitlines()[-1]
-    assert stack.hooks.statuses() == [
-        "started",
-        "ringing",
-        "answered",
-        "failed",
-        "failed",
-        "failed",
-        "completed",
-    ]
-    failed = [r.fields() for r in stack.hooks.received("/webhooks/events")[3:6]]
+    assert stack.hooks.statuses() == ["started", "ringing", "answered", "completed"]
+    assert stack.hooks.leg_statuses() == [["started", "ringing", "failed"]] * 3
+    failed = [e for e in stack.hooks.event_fields() if e["status"] == "failed"]
     assert [f["headers"]["attempt"] for f in failed] == [1, 2, 3]
+    assert {f["detail"] for f in failed} == {"unavailable"}  # a refused upgrade
     assert report["talks"][-1] == APOLOGY
 
 
@@ -195,7 +202,8 @@ async def test_socket_certificate_untrusted(
         await tls_socket.close()
     assert run.status == 1
     assert "untrusted certificate at wss://localhost:" in run.err.splitlines()[-1]
-    assert stack.hooks.statuses()[3:6] == ["failed", "failed", "failed"]
+    failed = [e for e in stack.hooks.event_fields() if e["status"] == "failed"]
+    assert [f["detail"] for f in failed] == ["cannot_route"] * 3
     assert tls_socket.first_messages == []
 
 
@@ -206,9 +214,10 @@ async def test_webhook_timeout(start_stack: StartStack, run_call: RunCall) -> No
         return await stack.hooks.hang(request)
 
     stack = await start_stack(tls=False, answer=hang)
-    run = await run_call(stack.argv("--webhook-timeout", "0.3"))
+    run = await run_call(stack.argv("--answer-timeout", "0.3"))
     assert run.status == 1
     assert "simulator: webhook timed out after 0.3 s: GET http" in run.err
+    assert "note: answer 0.3 s (Vonage: 1-5 s): Vonage would not accept it" in run.err
     assert len(stack.hooks.received("/webhooks/answer")) == 2
 
 
@@ -223,15 +232,21 @@ async def test_connection_refused(run_call: RunCall, isolated: Path) -> None:
 
 
 async def test_events_webhook_rejects(start_stack: StartStack, run_call: RunCall) -> None:
-    """An events webhook answering 401 fails the call, naming the status."""
+    """Events answered 401: the call goes on as on Vonage; each failure is reported, exit 1."""
 
     async def reject(_request: Request) -> Reply:
         return 401, {"error": "bad signature"}
 
     stack = await start_stack(tls=False, events=reject)
-    run = await run_call(stack.argv())
+    run = await run_call(stack.argv("--json"))
     assert run.status == 1
-    assert "answered HTTP 401 to 'started'" in run.err
+    report = run.report()
+    assert report["frames"]["echoed"] == report["frames"]["planned"] == 50
+    assert len(report["events_failed"]) == 8  # the caller's leg and the socket leg, 4 each
+    assert report["events_failed"][0].startswith("event 'started' to http")
+    assert report["events_failed"][0].endswith("failed: HTTP 401")
+    assert report["error"].startswith("8 event webhook(s) failed: event 'started'")
+    assert stack.hooks.statuses() == ["started", "ringing", "answered", "completed"]
 
 
 async def test_vonage_authorization_and_get_events(
@@ -254,8 +269,10 @@ async def test_vonage_authorization_and_get_events(
     token = stack.socket.authorizations[0] or ""
     claims = jwt.decode(token.removeprefix("Bearer "), SECRET, algorithms=["HS256"])
     assert claims["iss"] == "Vonage"
-    disconnected = [r for r in stack.hooks.received("/webhooks/events") if r.method == "GET"]
-    assert [r.query["status"] for r in disconnected] == ["disconnected"]
+    on_leg = [r for r in stack.hooks.received("/webhooks/events") if r.method == "GET"]
+    assert [r.query["direction"] for r in on_leg] == ["outbound"] * len(on_leg)
+    disconnected = [r for r in on_leg if r.query["status"] == "disconnected"]
+    assert len(disconnected) == 1
     assert json.loads(disconnected[0].query["headers"]) == {"call_uuid": "c-1", "attempt": 1}
     assert disconnected[0].claims is not None
 
