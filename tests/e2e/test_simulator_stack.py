@@ -35,7 +35,11 @@ def stack_options(stack: Stack) -> list[str]:
 async def test_call_through_caddy(
     stack3: Stack, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """python -m simulator call: signed webhooks, the NCCO run, the echo byte-exact."""
+    """python -m simulator call: signed webhooks, the greeting's time, the echo byte-exact.
+
+    The greeting is spoken for as long as it takes (no --instant-talk): the socket
+    opens seconds after the answer, with the credential minted at the answer.
+    """
     wait_idle(stack3)
     out = tmp_path / "echo.wav"
     argv = ["call", stack3.base_url, *stack_options(stack3), "--seconds", "2", "--json"]
@@ -47,11 +51,17 @@ async def test_call_through_caddy(
     assert report["echo"]["byte_exact"] is True
     assert report["echo"]["mode"] == "echo"
     assert report["reconnects"] == []
-    assert [e["kind"] for e in report["events"]] == [
+    assert [e["kind"] for e in report["events"] if "leg" not in e] == [
         "answer", "started", "ringing", "answered", "completed",
     ]  # fmt: skip
+    assert [e["kind"] for e in report["events"] if e.get("leg") == 1] == [
+        "started", "ringing", "answered", "completed",
+    ]  # fmt: skip
     assert all(e["status"] == 200 or e["status"] == 204 for e in report["events"])
+    assert report["events_failed"] == []
     assert report["talks"], "the greeting was spoken"
+    assert report["talk_s"] > 2.0, "the greeting took its time"
+    assert report["duration_s"] > report["talk_s"] + 2.0
     assert out.stat().st_size > 100 * 640
 
 
@@ -62,7 +72,7 @@ async def test_reconnect_after_the_serving_replica_is_killed(stack3: Stack) -> N
     webhooks = WebhookClient(client_ssl_context(stack3.cafile), signer)
     pacer = Pacer()
     context = CallContext(webhooks, pacer, SignalCache(4.0), signer)
-    call = Call(CallOptions(stack3.base_url, 4.0), context)
+    call = Call(CallOptions(stack3.base_url, 4.0, instant_talk=True), context)
     running = asyncio.create_task(call.run())
     killed = None
     try:
@@ -90,8 +100,10 @@ async def test_reconnect_after_the_serving_replica_is_killed(stack3: Stack) -> N
     assert reconnect.gap_ms is not None
     assert reconnect.gap_ms < 2000
     assert [leg["attempt"] for leg in report.legs] == [1, 2]
-    kinds = [e["kind"] for e in report.events]
-    assert kinds == ["answer", "started", "ringing", "answered", "disconnected", "completed"]
+    kinds = [e["kind"] for e in report.events if "leg" not in e]
+    assert kinds == ["answer", "started", "ringing", "answered", "completed"]
+    on_first_leg = [e["kind"] for e in report.events if e.get("leg") == 1]
+    assert on_first_leg == ["started", "ringing", "answered", "disconnected", "completed"]
     assert report.frames.lost_outside_gaps == 0
 
 
@@ -103,6 +115,7 @@ async def test_short_load_run_loses_nothing(
     argv = [
         "load", stack3.base_url, *stack_options(stack3),
         "--calls", "12", "--seconds", "3", "--ramp", "1", "--workers", "2", "--json",
+        "--instant-talk",
     ]  # fmt: skip
     status = await asyncio.to_thread(load_main, build_parser().parse_args(argv))
     summary = json.loads(capsys.readouterr().out)
