@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.synchronize import Event as EventType
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -140,8 +139,9 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
         await pacer.close()
         await webhooks.aclose()
     reports = [build_report(record) for record in records]
-    for report in reports:
+    for report in reports:  # halved for the pipe; send times as seconds into the run
         report.rtt_ms = report.rtt_ms.astype(np.float32)
+        report.rtt_at_s = (report.rtt_at_s - start).astype(np.float32)
         report.lateness_ms = report.lateness_ms.astype(np.float32)
     pipe.send(("done", WorkerResult(spec.index, reports, cpu_percent=round(busy, 1))))
 
@@ -191,7 +191,9 @@ def load_command(args: argparse.Namespace, setup: Any) -> int:
     results = run_workers(specs, args)
     summary = summarize(results, args.calls, time.monotonic() - started, args.workers, loop)
     if args.plot is not None:
-        plot_round_trips(results, args.plot)
+        from simulator.load_plot import plot_round_trips  # noqa: PLC0415 (matplotlib: slow)
+
+        plot_round_trips([r for w in results for r in w.reports], summary, args, args.plot)
     render_summary(summary, as_json=args.json)
     if summary.calls_failed:
         return 1
@@ -260,31 +262,6 @@ def _collect(
                 started_at = time.monotonic()
             show(progress, started_at)
     return [results[i] for i in sorted(results)]
-
-
-def plot_round_trips(results: list[WorkerResult], path: Path) -> None:
-    """Histogram and percentile curve of every frame's round trip."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (slow import)
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    rtt = np.concatenate([r.rtt_ms for w in results for r in w.reports] or [np.zeros(0)])
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(figure)
-    histogram, curve = figure.subplots(1, 2)
-    if rtt.size:
-        histogram.hist(rtt, bins=100, log=True)
-        marks = np.linspace(0, 100, 1001)
-        curve.plot(marks, np.percentile(rtt, marks))
-        for p in (50, 90, 99):
-            value = float(np.percentile(rtt, p))
-            curve.axhline(value, linestyle=":", linewidth=0.8)
-            curve.annotate(f"p{p} {value:.1f} ms", (p, value), fontsize=8)
-    histogram.set(title=f"Round trip per frame ({rtt.size} frames)", xlabel="ms", ylabel="frames")
-    curve.set(title="Round trip by percentile", xlabel="percentile", ylabel="ms")
-    try:
-        figure.savefig(path, dpi=100)
-    except OSError as exc:
-        raise UsageError(f"cannot write --plot {path}: {exc.strerror}") from exc
 
 
 __all__ = ["LoadSummary", "load_command"]

@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from simulator.report import percentiles
+from simulator.report import CallReport, Floats, percentiles
 
 if TYPE_CHECKING:
     from simulator.load import WorkerResult
@@ -91,9 +91,7 @@ def summarize(
         frames_received=sum(r.frames.received for r in reports),
         frames_lost=sum(r.frames.lost for r in reports),
         frames_lost_outside_gaps=sum(r.frames.lost_outside_gaps for r in reports),
-        round_trip_ms=percentiles(
-            np.concatenate([np.asarray(r.rtt_ms, np.float64) for r in reports] or [np.zeros(0)])
-        ),
+        round_trip_ms=percentiles(round_trips(reports)),
         send_lateness_ms=lateness,
         worker_lateness_p99_ms=[
             round(float(np.percentile(w, 99)), 2) if w.size else 0.0 for w in per_worker
@@ -106,6 +104,11 @@ def summarize(
         errors=dict(errors.most_common(5)),
         event_loop=loop,
     )
+
+
+def round_trips(reports: list[CallReport]) -> Floats:
+    """Every frame's round trip (ms) of every call: the table's and the plot's sample."""
+    return np.concatenate([np.asarray(r.rtt_ms, np.float64) for r in reports] or [np.zeros(0)])
 
 
 @contextmanager

@@ -85,7 +85,7 @@ class Reconnect:
 
 @dataclass
 class CallReport:
-    """The report of one call; ``rtt_ms`` and ``lateness_ms`` stay out of the JSON."""
+    """The report of one call; the per-frame arrays stay out of the JSON."""
 
     passed: bool
     error: str | None
@@ -107,12 +107,14 @@ class CallReport:
     text_messages: int
     legs: list[dict[str, Any]]
     rtt_ms: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
+    #: When each frame of ``rtt_ms`` left (``time.monotonic()`` seconds).
+    rtt_at_s: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
     lateness_ms: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object ``--json`` prints."""
         data = asdict(self)
-        del data["rtt_ms"], data["lateness_ms"]
+        del data["rtt_ms"], data["rtt_at_s"], data["lateness_ms"]
         return data
 
 
@@ -120,11 +122,12 @@ def build_report(record: CallRecord) -> CallReport:
     """Figures from the raw record of one call."""
     audio = record.audio
     frames, echo = Frames(), Echo()
-    rtt = lateness = np.zeros(0)
+    rtt = rtt_at = lateness = np.zeros(0)
     reconnects: list[Reconnect] = []
     if audio is not None:
         sent, recv = _times(audio)
-        rtt = (recv - sent)[(sent > 0) & (recv > 0)] * 1000
+        echoed = (sent > 0) & (recv > 0)
+        rtt, rtt_at = (recv - sent)[echoed] * 1000, sent[echoed]
         due = audio.due0 + np.arange(sent.size) * FRAME_SECONDS
         lateness = (sent - due)[sent > 0] * 1000
         reconnects, excused = _reconnects(record, sent, recv)
@@ -160,6 +163,7 @@ def build_report(record: CallRecord) -> CallReport:
         text_messages=record.text_messages,
         legs=[_leg_dict(leg) for leg in record.legs],
         rtt_ms=rtt,
+        rtt_at_s=rtt_at,
         lateness_ms=lateness,
     )
 
