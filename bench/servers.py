@@ -94,7 +94,7 @@ def install_node_echo(folder: Path = NODE_ECHO) -> Path:
 
 
 def _npm_ci(folder: Path) -> None:
-    argv = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    argv = ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]
     try:
         done = subprocess.run(
             argv, cwd=folder, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT, check=False
@@ -102,8 +102,16 @@ def _npm_ci(folder: Path) -> None:
     except subprocess.TimeoutExpired:
         raise BenchError(f"npm ci in {folder} took over {NPM_CI_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BenchError(f"npm ci in {folder} failed (status {done.returncode}): {last}")
+        raise BenchError(
+            f"npm ci in {folder} failed (status {done.returncode}): {npm_error(done.stderr)}"
+        )
+
+
+def npm_error(stderr: str) -> str:
+    """The line of npm's error output that says what went wrong."""
+    lines = [line.removeprefix("npm error").strip() for line in stderr.splitlines()]
+    said = [line for line in lines if line and not line.startswith(("code ", "A complete log"))]
+    return said[0] if said else "no error message"
 
 
 def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
