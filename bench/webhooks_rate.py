@@ -1,8 +1,9 @@
 """The answer webhook under load: signed requests per second on one core, p99 at 200/s.
 
 ``python -m webhooks`` runs pinned to the server core; a raw HTTP/1.1 keep-alive
-client on the load core sends signed ``GET /webhooks/answer`` requests as Vonage
-does (simulator's ``signing`` module). Throughput is a closed loop of
+client on the load core sends signed ``POST /webhooks/answer`` requests as Vonage
+does (simulator's ``signing`` module), each with its own JWT: the service refuses a
+``jti`` it has seen. Throughput is a closed loop of
 :data:`CONCURRENCY` requests in flight; latency is an open loop paced at a
 fixed rate, each request timed from its send to its response, with the client's own
 lateness against the schedule reported beside it.
@@ -23,15 +24,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from bench.procs import LOOPBACK, Process, Processes, free_port, http_ok, wait_ready
-from simulator.signing import Signer
+from simulator.signing import Signer, compact_json
 
 CONCURRENCY: Final = 32
-PRESIGNED: Final = 512
+#: Requests signed ahead of the closed loop, per second of it: above any rate reached.
+PRESIGNED_PER_S: Final = 6000
 PACED_CLIENTS: Final = 16
 
 
@@ -85,10 +87,10 @@ async def _connect(url: str) -> Stream:
     return await asyncio.open_connection(address.hostname, address.port)
 
 
-async def _answer(stream: Stream, host: str, token: str) -> bool:
+async def _answer(stream: Stream, request: bytes) -> bool:
     """One signed answer request on a keep-alive connection: True for a 200 with an NCCO."""
     reader, writer = stream
-    writer.write(_raw_request(host, token))
+    writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     length = int(_header(head, b"content-length") or b"0")
     body = await reader.readexactly(length)
@@ -97,8 +99,9 @@ async def _answer(stream: Stream, host: str, token: str) -> bool:
 
 async def throughput(url: str, signer: Signer, seconds: float) -> int:
     """Answers completed in ``seconds`` with :data:`CONCURRENCY` keep-alive connections."""
-    tokens = [signer.token(b"") for _ in range(PRESIGNED)]
     host = urlsplit(url).netloc
+    # Signed ahead, so the client's signing does not pace the loop; each used once.
+    requests = [_raw_request(host, signer) for _ in range(int(seconds * PRESIGNED_PER_S))]
     done = 0
     deadline = time.monotonic() + seconds
 
@@ -107,8 +110,8 @@ async def throughput(url: str, signer: Signer, seconds: float) -> int:
         stream = await _connect(url)
         i = offset
         try:
-            while time.monotonic() < deadline:
-                ok = await _answer(stream, host, tokens[i % PRESIGNED])
+            while time.monotonic() < deadline and i < len(requests):
+                ok = await _answer(stream, requests[i])
                 done += ok  # not `done += await ...`: that reads done before awaiting
                 i += CONCURRENCY
         finally:
@@ -118,12 +121,13 @@ async def throughput(url: str, signer: Signer, seconds: float) -> int:
     return done
 
 
-def _raw_request(host: str, token: str) -> bytes:
-    query = urlencode(_params())
+def _raw_request(host: str, signer: Signer) -> bytes:
+    body = compact_json(_params())
     return (
-        f"GET /webhooks/answer?{query} HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Bearer {token}\r\nUser-Agent: bench\r\n\r\n"
-    ).encode()
+        f"POST /webhooks/answer HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: {signer.authorization(body)}\r\nUser-Agent: bench\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 def _header(head: bytes, name: bytes) -> bytes | None:
@@ -154,13 +158,13 @@ async def paced(
 
         async def one(due: float) -> None:
             nonlocal failed
-            token = signer.token(b"")
+            request = _raw_request(host, signer)
             sent = time.perf_counter()
             lateness.append((sent - due) * 1000)
             stream = idle.pop() if idle else await _connect(url)
             busy.append(stream)
             try:
-                ok = await _answer(stream, host, token)
+                ok = await _answer(stream, request)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
                 ok = False
             busy.remove(stream)

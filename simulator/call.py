@@ -64,7 +64,8 @@ class CallOptions:
 
     base_url: str
     seconds: float = 10.0
-    post: bool = False
+    # POST, as the README sets the application up; GET only where a test asks for it.
+    post: bool = True
     to: str = CALLED_NUMBER
     caller: str = CALLER_NUMBER
     dtmf: str = ""
@@ -213,7 +214,8 @@ class Call:
         record.ended_at = time.monotonic()
         if self.answered:
             by = DisconnectedBy.USER if self.hung_up else DisconnectedBy.PLATFORM
-            self.notifier.post(self.events_url, self.caller_leg.completed(by, CALLER_NETWORK))
+            completed = self.caller_leg.completed(by, CALLER_NETWORK)
+            self.notifier.post(self.events_url, completed, method=self._event_method)
         try:
             await self.notifier.flush()
         except BaseException:
@@ -221,6 +223,11 @@ class Call:
             raise
         record.events_failed.extend(self.notifier.failures)
         return record
+
+    @property
+    def _event_method(self) -> str:
+        """The application's event method: the answer's, POST unless --get."""
+        return "POST" if self.options.post else "GET"
 
     def _set_up(self) -> None:
         """Set-up is over (audio flows, or the call ended): free the slot."""
@@ -245,9 +252,10 @@ class Call:
             )
             raise
         self.ctx.say(f"answer: {len(ncco)} NCCO actions from {answer_url}")
+        method = self._event_method
         for status in ("started", "ringing"):
-            self.notifier.post(self.events_url, self.caller_leg.event(status))
-        self.notifier.post(self.events_url, self.caller_leg.answered())
+            self.notifier.post(self.events_url, self.caller_leg.event(status), method=method)
+        self.notifier.post(self.events_url, self.caller_leg.answered(), method=method)
         self.answered = True
         await self._run_ncco(ncco)
 

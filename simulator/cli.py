@@ -28,7 +28,7 @@ from simulator.call import (
     SignalCache,
 )
 from simulator.errors import SimulatorError, UsageError
-from simulator.local_stack import default_cafile, default_secret
+from simulator.local_stack import default_cafile, default_secret, read_secret_file
 from simulator.ncco import MAX_LIMIT_SECONDS
 from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
@@ -50,10 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--wav", type=Path, help="the caller's audio (any WAV; looped to --seconds)"
     )
-    common.add_argument("--post", action="store_true", help="POST the answer request (JSON body)")
     common.add_argument(
-        "--secret",
-        help="signature secret (default: $VONAGE_SIGNATURE_SECRET, else .stack/secrets.env)",
+        "--get",
+        action="store_true",
+        help="send the answer and events by GET (query string) instead of POST (JSON body);"
+        " a verifying service refuses GET unless WEBHOOKS_ALLOW_GET=true",
+    )
+    # Never the secret itself on the command line, where `ps` shows it to every user.
+    common.add_argument(
+        "--secret-file",
+        type=Path,
+        help="file holding the signature secret, or KEY=VALUE lines with"
+        " VONAGE_SIGNATURE_SECRET (default: $VONAGE_SIGNATURE_SECRET, else .stack/secrets.env)",
     )
     common.add_argument("--unsigned", action="store_true", help="send webhooks unsigned")
     common.add_argument(
@@ -107,10 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m simulator", description="A local Vonage: place calls through the stack."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    call = commands.add_parser("call", parents=[common], help="place one call")
+    # No abbreviations: `--secret VALUE` must not pass for `--secret-file`.
+    call = commands.add_parser("call", parents=[common], help="place one call", allow_abbrev=False)
     call.add_argument("--dtmf", default="", help="key presses sent along the way, e.g. 123#")
     call.add_argument("--out", type=Path, help="write the audio that came back to this WAV")
-    load = commands.add_parser("load", parents=[common], help="place many calls at once")
+    load = commands.add_parser(
+        "load", parents=[common], help="place many calls at once", allow_abbrev=False
+    )
     load.add_argument("--calls", type=int, required=True, help="concurrent calls")
     load.add_argument("--ramp", type=float, default=0.0, help="seconds over which calls start")
     load.add_argument("--workers", type=int, default=1, help="processes to spread the calls over")
@@ -152,7 +163,7 @@ class Setup:
     timeouts: Timeouts
     api_key: str
     application_id: str
-    post: bool
+    get: bool
     fallback_url: str | None = None
     instant_talk: bool = False
     region_url: str = DEFAULT_REGION_URL
@@ -170,7 +181,7 @@ class Setup:
         return CallOptions(
             self.base_url,
             self.seconds,
-            post=self.post,
+            post=not self.get,
             instant_talk=self.instant_talk,
             fallback_url=self.fallback_url,
             region_url=self.region_url,
@@ -202,10 +213,12 @@ def resolve(args: argparse.Namespace) -> Setup:
             raise UsageError(f"{option} must be an http(s) URL, not {value!r}")
     if args.custom_data is not None and args.from_user is None:
         raise UsageError("--custom-data comes with an app call: give --from-user too")
-    secret = None if args.unsigned else (args.secret or default_secret())
+    secret = None
+    if not args.unsigned:
+        secret = read_secret_file(args.secret_file) if args.secret_file else default_secret()
     if secret is None and not args.unsigned:
         raise UsageError(
-            "no signature secret: pass --secret, set VONAGE_SIGNATURE_SECRET, start the"
+            "no signature secret: set VONAGE_SIGNATURE_SECRET, pass --secret-file, start the"
             " local stack (its .stack/secrets.env), or send --unsigned"
         )
     cafile = args.cafile or default_cafile()
@@ -220,7 +233,7 @@ def resolve(args: argparse.Namespace) -> Setup:
         timeouts=timeouts,
         api_key=args.api_key,
         application_id=args.application_id,
-        post=args.post,
+        get=args.get,
         fallback_url=args.fallback_url,
         instant_talk=args.instant_talk,
         region_url=args.region_url,

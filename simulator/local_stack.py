@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from simulator.errors import UsageError
+
 ROOT_CERT = Path("caddy/data/caddy/pki/authorities/local/root.crt")
 SECRETS = Path("secrets.env")
 SECRET_VARIABLE = "VONAGE_SIGNATURE_SECRET"  # noqa: S105 (a name, not a secret)
@@ -43,6 +45,31 @@ def read_env_file(path: Path) -> dict[str, str]:
         if sep and key and not key.startswith("#"):
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def read_secret_file(path: Path) -> str:
+    """The signature secret in ``path``: its ``VONAGE_SIGNATURE_SECRET=`` line, else the
+    file's one line.
+
+    Raises:
+        UsageError: The file cannot be read or holds no secret.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--secret-file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--secret-file {path}: not UTF-8 text") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if any("=" in line for line in lines):
+        secret = read_env_file(path).get(SECRET_VARIABLE, "")
+    else:
+        secret = lines[0] if len(lines) == 1 else ""
+    if not secret:
+        raise UsageError(
+            f"--secret-file {path}: no secret (one line, or a {SECRET_VARIABLE}= line)"
+        )
+    return secret
 
 
 def default_secret() -> str | None:

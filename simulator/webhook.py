@@ -29,7 +29,7 @@ import httpx
 from simulator.errors import WebhookError
 from simulator.ncco import Action, parse_ncco_json
 from simulator.net import describe_failure, root_cause
-from simulator.signing import Signer
+from simulator.signing import Signer, compact_json, query_json
 
 SUCCESS = range(200, 206)
 RETRY_STATUSES = {429, 503, 504}
@@ -232,14 +232,17 @@ class WebhookClient:
         exchange: Exchange,
         read_timeout: float,
     ) -> httpx.Response:
-        body = b"" if method == "GET" else json.dumps(fields).encode()
+        # payload_hash covers what is sent, as Vonage computes it (docs/vonage-protocol.md §6).
+        query = {}
+        if method == "GET":
+            query = {k: _query_value(v) for k, v in fields.items() if v is not None}
+        body = query_json(query) if method == "GET" else compact_json(fields)
         headers = {"User-Agent": "Vonage-Simulator"}
         if self.signer is not None:
             headers["Authorization"] = self.signer.authorization(body)
         timeout = httpx.Timeout(read_timeout, connect=self.timeouts.connect)
         try:
             if method == "GET":
-                query = {k: _query_value(v) for k, v in fields.items() if v is not None}
                 response = await self.client.get(
                     url, params=query, headers=headers, timeout=timeout
                 )
@@ -273,5 +276,7 @@ class WebhookClient:
 
 
 def _query_value(value: object) -> str:
-    """A field as Vonage puts it in a query string: objects as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
+    """A field as Vonage puts it in a query string: objects as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

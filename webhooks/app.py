@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> Starlette:
             extra={
                 "public_host": settings.public_host,
                 "verify_signatures": settings.verify_signatures,
+                "allow_get": settings.webhooks_allow_get,
                 "audio_sample_rate": settings.audio_sample_rate,
                 "reconnect_attempts": settings.reconnect_attempts,
             },
@@ -54,6 +55,13 @@ def create_app(settings: Settings) -> Starlette:
             log.warning(
                 "signed-webhook verification is off (VONAGE_VERIFY_SIGNATURES=false): "
                 "anyone who can reach /webhooks/* gets an audio socket credential"
+            )
+        elif settings.webhooks_allow_get:
+            log.warning(
+                "WEBHOOKS_ALLOW_GET=true: Vonage documents payload_hash as the hash of the"
+                " body, and a GET has none; its query is checked only as one Vonage support"
+                " article describes (a hash of the query as JSON), and a GET whose signature"
+                " lacks payload_hash is refused. Prefer POST (docs/security.md)"
             )
         webhooks.ready = True
         yield

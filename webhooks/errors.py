@@ -7,7 +7,10 @@ Hierarchy::
     └── RequestError                a request we refuse; carries its HTTP status
         ├── BadRequest              400: malformed JSON, wrong content type, missing uuid
         ├── BodyTooLarge            413: body over the limit
-        └── SignatureRejected       401: signed-webhook check failed (docs/vonage-protocol.md §6)
+        ├── BodyTimeout             408: the body did not arrive in time
+        ├── MethodRefused           405: GET while signatures are checked (WEBHOOKS_ALLOW_GET)
+        ├── SignatureRejected       401: signed-webhook check failed (docs/vonage-protocol.md §6)
+        └── ReplayCacheFull         503: the jti replay cache has no room (docs/security.md)
 
 Anything else escaping a handler is a bug; ``internal_error_response`` answers it
 with 503 rather than 500, which Vonage retries on the answer URL
@@ -28,8 +31,11 @@ from starlette.responses import JSONResponse, Response
 
 __all__ = [
     "BadRequest",
+    "BodyTimeout",
     "BodyTooLarge",
     "ConfigurationError",
+    "MethodRefused",
+    "ReplayCacheFull",
     "RequestError",
     "SignatureRejected",
     "WebhooksError",
@@ -79,6 +85,28 @@ class BodyTooLarge(RequestError):
 
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "body_too_large"
+
+
+class BodyTimeout(RequestError):
+    """The body did not arrive within the read timeout: 408."""
+
+    status = HTTPStatus.REQUEST_TIMEOUT
+    code = "body_timeout"
+
+
+class MethodRefused(RequestError):
+    """A GET webhook while signatures are checked and WEBHOOKS_ALLOW_GET is off: 405."""
+
+    status = HTTPStatus.METHOD_NOT_ALLOWED
+    code = "method_not_allowed"
+    headers: ClassVar[Mapping[str, str]] = MappingProxyType({"Allow": "POST"})
+
+
+class ReplayCacheFull(RequestError):
+    """Every slot of the jti replay cache is live: 503, which Vonage retries on the answer."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "replay_cache_full"
 
 
 class SignatureRejected(RequestError):

@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from webhooks.credentials import SocketCredentials
+from webhooks.errors import MethodRefused
 from webhooks.events import CallEvent, Reply, parse_event, plan_reply
 from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.ncco import Action, NccoBuilder
 from webhooks.payloads import parse_params, read_body, require_uuid
+from webhooks.replay import ReplayCache
 from webhooks.settings import Settings
 from webhooks.signatures import SignatureVerifier
 
@@ -37,19 +39,18 @@ class Webhooks:
             secret=settings.socket_token_secret.get_secret_value().encode(),
             ttl=settings.socket_token_ttl,
         )
-        secret = settings.vonage_signature_secret
-        self.verifier = (
-            SignatureVerifier(secret.get_secret_value().encode(), settings.signature_max_age)
-            if settings.verify_signatures and secret is not None
-            else None
-        )
+        self.verifier = _verifier(settings)
+        # A GET's parameters are its query, which Vonage's documented signature does
+        # not cover (docs/security.md): refused unless the deployer opts in.
+        self.refuse_get = self.verifier is not None and not settings.webhooks_allow_get
         self.ready = False
 
     async def answer(self, request: Request) -> Response:
         """The answer webhook: greeting, then connect to the audio socket (§1, §2)."""
         params = await self._receive(request)
         call_uuid = require_uuid(params)
-        credential = self.credentials.mint(call_uuid)
+        # Vonage opens the socket once the greeting has played (docs/vonage-protocol.md §6).
+        credential = self.credentials.mint(call_uuid, 1, delay=self.ncco.greeting_seconds)
         ncco = self.ncco.build_answer_ncco(call_uuid, params.get("to"), credential)
         log.info("call answered", extra={"uuid": call_uuid, "method": request.method})
         return JSONResponse(ncco)
@@ -82,21 +83,43 @@ class Webhooks:
     async def _receive(self, request: Request) -> dict[str, Any]:
         # The signature covers the body exactly as received, so it is checked before
         # the body is parsed, and nothing is acted on before it passes (§6).
+        get = request.method in {"GET", "HEAD"}
+        if get and self.refuse_get:
+            raise MethodRefused(
+                "GET webhooks are refused while signatures are checked: a GET's signature"
+                " does not cover its query. Set the application's answer and event methods"
+                " to POST, or WEBHOOKS_ALLOW_GET=true"
+            )
         body = await read_body(request)
         if self.verifier is not None:
-            self.verifier.verify(request.headers.get("authorization"), body)
+            query = request.query_params.multi_items() if get else None
+            self.verifier.verify(request.headers.get("authorization"), body, query=query)
         return parse_params(request, body)
 
     def _reply_ncco(self, event: CallEvent, reply: Reply) -> list[Action] | None:
         leg = event.socket_leg
         if reply is Reply.RECONNECT and leg is not None:
-            credential = self.credentials.mint(leg.call_uuid)
-            return self.ncco.build_reconnect_ncco(
-                leg.call_uuid, leg.attempt + 1, event.caller, credential
-            )
+            attempt = leg.attempt + 1
+            credential = self.credentials.mint(leg.call_uuid, attempt)
+            return self.ncco.build_reconnect_ncco(leg.call_uuid, attempt, event.caller, credential)
         if reply is Reply.APOLOGY:
             return self.ncco.build_apology_ncco()
         return None
+
+
+def _verifier(settings: Settings) -> SignatureVerifier | None:
+    secret = settings.vonage_signature_secret
+    if not settings.verify_signatures or secret is None:
+        return None
+    max_age = settings.signature_max_age
+    # A token is fresh for max_age either side of its iat: kept that long, twice.
+    replay = ReplayCache(keep=2 * max_age, max_entries=settings.signature_jti_cache_size)
+    return SignatureVerifier(
+        secret.get_secret_value().encode(),
+        max_age,
+        clock_skew=settings.signature_clock_skew,
+        replay=replay,
+    )
 
 
 def _event_fields(event: CallEvent, reply: Reply) -> dict[str, Any]:

@@ -24,10 +24,12 @@ from webhooks.settings import ContentType, Settings
 
 __all__ = [
     "MAX_HEADERS_BYTES",
+    "SPEECH_CHARACTERS_PER_SECOND",
     "Action",
     "NccoBuilder",
     "caller_id",
     "endpoint_headers",
+    "speech_seconds",
 ]
 
 Action = dict[str, Any]
@@ -36,6 +38,15 @@ Action = dict[str, Any]
 MAX_HEADERS_BYTES = 511
 # docs/vonage-protocol.md §2: `from` is digits only, the Python SDK's PhoneNumber pattern.
 _E164_RE = re.compile(r"[1-9]\d{6,14}")
+# Text-to-speech runs at ~13-16 characters a second; a slow rate overestimates the
+# greeting, so a credential outlives it. SSML pauses are not counted: a greeting with
+# long <break>s needs a longer SOCKET_TOKEN_TTL (docs/security.md).
+SPEECH_CHARACTERS_PER_SECOND = 8
+
+
+def speech_seconds(text: str) -> float:
+    """A generous estimate of how long Vonage takes to speak ``text``."""
+    return len(text) / SPEECH_CHARACTERS_PER_SECOND
 
 
 def caller_id(number: object) -> str | None:
@@ -68,6 +79,8 @@ class NccoBuilder:
     content_type: ContentType
     greeting: Action
     apology: Action
+    #: How long the greeting plays before Vonage opens the socket (estimated).
+    greeting_seconds: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NccoBuilder:
@@ -79,6 +92,7 @@ class NccoBuilder:
             content_type=settings.content_type,
             greeting=_dump(Talk(text=settings.greeting_text, language=language)),
             apology=_dump(Talk(text=settings.apology_text, language=language)),
+            greeting_seconds=speech_seconds(settings.greeting_text),
         )
 
     def build_answer_ncco(self, call_uuid: str, called: object, credential: str) -> list[Action]:

@@ -7,6 +7,7 @@ Vonage sends the answer and event webhooks as a query string (GET) or a JSON obj
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -14,33 +15,49 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
-from webhooks.errors import BadRequest, BodyTooLarge
+from webhooks.errors import BadRequest, BodyTimeout, BodyTooLarge
 
-__all__ = ["MAX_BODY_BYTES", "parse_params", "read_body", "require_uuid"]
+__all__ = ["BODY_TIMEOUT", "MAX_BODY_BYTES", "parse_params", "read_body", "require_uuid"]
 
 MAX_BODY_BYTES = 64 * 1024
+# Vonage's event read timeout is at most 10 s (docs/vonage-protocol.md §1): a body still
+# arriving after that is no webhook. Caddy buffers bodies and cuts slow ones first
+# (caddy/Caddyfile); this bounds a client that reaches the service directly.
+BODY_TIMEOUT = 10.0
 _JSON_MEDIA_TYPE = "application/json"
 # Vonage's uuids are hex with dashes; anything printable and short is accepted, but
 # nothing that could swell the endpoint headers past 512 bytes (docs/vonage-protocol.md §2).
 _UUID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The body as received, refusing (413) before holding more than ``limit`` bytes."""
+async def read_body(
+    request: Request,
+    limit: int = MAX_BODY_BYTES,
+    timeout: float = BODY_TIMEOUT,  # noqa: ASYNC109 - the caller's bound, applied inside
+) -> bytes:
+    """The body as received, refusing (413) before holding more than ``limit`` bytes,
+    and (408) when it takes longer than ``timeout`` seconds."""
     declared = request.headers.get("content-length")
     # A malformed length is left to the streamed count below (uvicorn rejects most first).
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"body larger than {limit} bytes")
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout):
+            return await _read_chunks(request, limit)
+    except TimeoutError:
+        raise BodyTimeout(f"body not received within {timeout:g} s") from None
     except ClientDisconnect:
         raise BadRequest("client disconnected before the body was complete") from None
+
+
+async def _read_chunks(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body larger than {limit} bytes")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

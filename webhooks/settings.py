@@ -52,8 +52,14 @@ class Settings(BaseSettings):
     vonage_verify_signatures: bool = True
     vonage_signature_secret: SecretStr | None = None
     signature_max_age: int = Field(300, ge=1, le=3600)
+    # exp and nbf of a signed webhook: clock skew only, not a second freshness window.
+    signature_clock_skew: int = Field(5, ge=0, le=60)
+    # ~100 bytes each; 1,000,000 holds ~1,650 signed requests/s for 2 x 300 s.
+    signature_jti_cache_size: int = Field(1_000_000, ge=1000, le=50_000_000)
+    webhooks_allow_get: bool = False
     socket_token_secret: SecretStr
-    socket_token_ttl: int = Field(300, ge=10, le=3600)
+    # Counted from the greeting's estimated end (webhooks/credentials.py).
+    socket_token_ttl: int = Field(30, ge=10, le=3600)
     audio_sample_rate: Literal[8000, 16000, 24000] = 16000
     reconnect_attempts: int = Field(3, ge=1, le=10)
     # The defaults name no handler: the same texts fit the echo and whatever replaces it.

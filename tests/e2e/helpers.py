@@ -41,7 +41,7 @@ def vonage_signature(secret: str, body: bytes = b"") -> str:
 
 
 def answer_params(call_uuid: str) -> dict[str, str]:
-    """The answer URL's query for an inbound call (§1)."""
+    """The answer request's fields for an inbound call (§1)."""
     return {
         "to": "447700900000",
         "from": "447700900001",
@@ -83,11 +83,13 @@ def stack_client(stack: Stack) -> httpx.AsyncClient:
 async def fetch_ncco(
     client: httpx.AsyncClient, stack: Stack, call_uuid: str, headers: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """A signed GET /webhooks/answer through Caddy; the NCCO it returns."""
-    signed = {"Authorization": vonage_signature(stack.secrets.vonage_signature_secret)}
-    response = await client.get(
-        "/webhooks/answer", params=answer_params(call_uuid), headers=signed | (headers or {})
-    )
+    """A signed POST /webhooks/answer through Caddy; the NCCO it returns."""
+    body = json.dumps(answer_params(call_uuid), separators=(",", ":")).encode()
+    signed = {
+        "Authorization": vonage_signature(stack.secrets.vonage_signature_secret, body),
+        "Content-Type": "application/json",
+    }
+    response = await client.post("/webhooks/answer", content=body, headers=signed | (headers or {}))
     assert response.status_code == httpx.codes.OK, response.text
     ncco: list[dict[str, Any]] = response.json()
     return ncco

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 def stack_options(stack: Stack) -> list[str]:
     """The options that reach and trust this stack."""
-    return ["--secret", stack.secrets.vonage_signature_secret, "--cafile", str(stack.cafile)]
+    return ["--secret-file", str(stack.paths.secrets_env), "--cafile", str(stack.cafile)]
 
 
 async def test_call_through_caddy(

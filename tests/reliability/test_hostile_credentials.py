@@ -130,11 +130,7 @@ async def test_bad_webhook_signatures_get_401(hostile_stack: Stack) -> None:
         ),
     }
     async with calls_alongside(stack), stack_client(stack) as client:
-        answers = {
-            name: await _answer(client, sign(b""))
-            for name, sign in signatures.items()
-            if name != "no payload_hash"  # a GET has no body to hash
-        }
+        answers = {name: await _answer(client, sign) for name, sign in signatures.items()}
         events = {name: await _post(client, body, sign(body)) for name, sign in signatures.items()}
         events["body tampered"] = await _post(client, tampered, vonage_jwt(secret, body))
         valid = await _post(client, body, vonage_jwt(secret, body))
@@ -145,9 +141,10 @@ async def test_bad_webhook_signatures_get_401(hostile_stack: Stack) -> None:
     assert valid.json()[0]["action"] == "connect"  # the same event, signed: a reconnect
 
 
-async def _answer(client: httpx.AsyncClient, authorization: str | None) -> httpx.Response:
-    params = answer_params(str(uuid.uuid4()))
-    return await client.get("/webhooks/answer", params=params, headers=_auth(authorization))
+async def _answer(client: httpx.AsyncClient, sign: Callable[[bytes], str | None]) -> httpx.Response:
+    body = json.dumps(answer_params(str(uuid.uuid4()))).encode()
+    headers = _auth(sign(body)) | {"Content-Type": "application/json"}
+    return await client.post("/webhooks/answer", content=body, headers=headers)
 
 
 def _auth(authorization: str | None) -> dict[str, str]:
@@ -202,3 +199,28 @@ def _credential_refusals(stack: Stack) -> float:
         metric(f"{r.url}/metrics", 'audio_calls_total{outcome="rejected_credential"}')
         for r in stack.replicas
     )
+
+
+async def test_a_captured_signature_mints_nothing_more(hostile_stack: Stack) -> None:
+    """Through Caddy: a GET is refused whatever it carries (405), a signed POST replayed
+    five times mints one reconnect, and exp 200 s ago is stale though iat is fresh."""
+    stack = hostile_stack
+    secret = stack.secrets.vonage_signature_secret
+    body = disconnected_event(stack)
+    captured = vonage_jwt(secret, body)
+    now = int(time.time())
+    async with calls_alongside(stack), stack_client(stack) as client:
+        victim = {"uuid": str(uuid.uuid4()), "to": "447700900000"}
+        gets = [
+            await client.get(path, params=victim, headers=_auth(captured))
+            for path in ("/webhooks/answer", "/webhooks/events")
+        ]
+        replies = [await _post(client, body, captured) for _ in range(6)]
+        stale = await _post(client, body, vonage_jwt(secret, body, exp=now - 200))
+    for response in gets:
+        assert response.status_code == httpx.codes.METHOD_NOT_ALLOWED
+        assert "WEBHOOKS_ALLOW_GET" in response.json()["detail"]
+    assert [r.status_code for r in replies] == [200] + [UNAUTHORIZED] * 5
+    assert replies[0].json()[0]["action"] == "connect"
+    assert all("jti" in r.json()["detail"] for r in replies[1:])
+    assert stale.status_code == UNAUTHORIZED

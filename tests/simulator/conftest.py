@@ -33,6 +33,8 @@ class FakeStack:
     hooks: FakeWebhooks
     socket: FakeSocket
     cert: ServerCert | None
+    #: The signature secret, in a file: never on the command line.
+    secret_file: Path
 
     @property
     def events_url(self) -> str:
@@ -43,7 +45,7 @@ class FakeStack:
         self, *extra: str, seconds: float | None = 1.0, trust: bool = True, talk: bool = False
     ) -> list[str]:
         """``call`` options for this stack (``trust``: its root as --cafile; ``talk``: timed)."""
-        argv = ["call", self.hooks.base_url, "--secret", SECRET]
+        argv = ["call", self.hooks.base_url, "--secret-file", str(self.secret_file)]
         if not talk:
             argv.append("--instant-talk")
         if seconds is not None:
@@ -85,6 +87,13 @@ def reconnecting_events(stack: Callable[[], FakeStack]) -> Route:
     return events
 
 
+def secret_file(folder: Path) -> Path:
+    """A file in ``folder`` holding the fake stack's signature secret."""
+    path = folder / "signature-secret"
+    path.write_text(f"{SECRET}\n")
+    return path
+
+
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No local stack state, secret or proxy leaks in from the machine."""
@@ -115,7 +124,7 @@ async def start_stack(isolated: Path) -> AsyncIterator[StartStack]:
         sock.ssl_context, sock.host = context, host
         await sock.start()
         hooks = FakeWebhooks(ssl_context=context, host=host)
-        stack = FakeStack(hooks, sock, cert)
+        stack = FakeStack(hooks, sock, cert, secret_file(isolated))
         running.append(stack)
 
         async def default_answer(_request: Request) -> Reply:

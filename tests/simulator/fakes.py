@@ -64,7 +64,12 @@ def verify(request: Request, secret: str = SECRET) -> dict[str, Any] | None:
         claims: dict[str, Any] = jwt.decode(auth[7:], secret, algorithms=["HS256"])
     except jwt.InvalidTokenError:
         return None
-    if claims.get("payload_hash") != hashlib.sha256(request.body).hexdigest():
+    # What Vonage hashes (docs/vonage-protocol.md §6): the body; for a GET, its query
+    # as compact JSON in order.
+    signed = request.body
+    if request.method == "GET":
+        signed = json.dumps(request.query, separators=(",", ":"), ensure_ascii=False).encode()
+    if claims.get("payload_hash") != hashlib.sha256(signed).hexdigest():
         return None
     if abs(time.time() - claims.get("iat", 0)) > 300:
         return None

@@ -12,7 +12,14 @@ import jwt
 
 from simulator.audio import frame_bytes, read_stamp
 from tests.simulator.certs import make_server_cert
-from tests.simulator.conftest import APOLOGY, FakeStack, Run, StartStack, reconnecting_events
+from tests.simulator.conftest import (
+    APOLOGY,
+    FakeStack,
+    Run,
+    StartStack,
+    reconnecting_events,
+    secret_file,
+)
 from tests.simulator.fakes import SECRET, TOKEN, FakeSocket, Reply, Request, connect_ncco
 
 RunCall = Callable[[list[str]], Awaitable[Run]]
@@ -41,10 +48,11 @@ async def test_good_call_echoes_byte_exact(start_stack: StartStack, run_call: Ru
     assert stack.hooks.leg_statuses() == [["started", "ringing", "answered", "completed"]]
     assert all(r.claims is not None for r in stack.hooks.requests), "every webhook signed"
     answer = stack.hooks.received("/webhooks/answer")[0]
-    assert answer.method == "GET"
-    assert set(answer.query) == {
+    assert answer.method == "POST"
+    assert set(answer.fields()) == {
         "to", "from", "uuid", "conversation_uuid", "region_url", "endpoint_type",
     }  # fmt: skip
+    assert {r.method for r in stack.hooks.requests} == {"POST"}
     assert stack.socket.authorizations == [TOKEN]
     assert stack.socket.first_messages == [
         {
@@ -71,21 +79,22 @@ async def test_progress_reads_before_the_report(start_stack: StartStack, run_cal
     assert run.err == ""
 
 
-async def test_post_answer_and_wav_out(
+async def test_get_answer_and_wav_out(
     start_stack: StartStack, run_call: RunCall, isolated: Path
 ) -> None:
-    """--post sends the answer as signed JSON; --out writes what came back."""
+    """--get sends the answer and events as signed queries; --out writes what came back."""
     stack = await start_stack(tls=False)
     out = isolated / "echo.wav"
-    run = await run_call(stack.argv("--post", "--out", str(out)))
+    run = await run_call(stack.argv("--get", "--out", str(out)))
     assert run.status == 0, run.err
     assert "PASSED" in run.out
     answer = stack.hooks.received("/webhooks/answer")[0]
-    assert answer.method == "POST"
-    assert answer.claims is not None
-    assert set(answer.fields()) == {
+    assert answer.method == "GET"
+    assert answer.claims is not None  # payload_hash over the query, as Vonage computes it
+    assert set(answer.query) == {
         "to", "from", "uuid", "conversation_uuid", "region_url", "endpoint_type",
     }  # fmt: skip
+    assert stack.hooks.received("/webhooks/events")[0].method == "GET"
     with wave.open(str(out), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
         data = wav.readframes(wav.getnframes())
@@ -193,7 +202,7 @@ async def test_socket_certificate_untrusted(
     await tls_socket.start()
     try:
         stack = await start_stack(tls=False)
-        on_tls = FakeStack(stack.hooks, tls_socket, None)
+        on_tls = FakeStack(stack.hooks, tls_socket, None, stack.secret_file)
 
         async def answer(_request: Request) -> Reply:
             return 200, connect_ncco(tls_socket.uri, stack.events_url)
@@ -219,7 +228,7 @@ async def test_webhook_timeout(start_stack: StartStack, run_call: RunCall) -> No
     stack = await start_stack(tls=False, answer=hang)
     run = await run_call(stack.argv("--answer-timeout", "0.3"))
     assert run.status == 1
-    assert "simulator: webhook timed out after 0.3 s: GET http" in run.err
+    assert "simulator: webhook timed out after 0.3 s: POST http" in run.err
     assert "note: answer 0.3 s (Vonage: 1-5 s): Vonage would not accept it" in run.err
     assert len(stack.hooks.received("/webhooks/answer")) == 2
 
@@ -229,7 +238,8 @@ async def test_connection_refused(run_call: RunCall, isolated: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = await run_call(["call", f"http://127.0.0.1:{port}", "--secret", SECRET, "--seconds", "1"])
+    argv = ["call", f"http://127.0.0.1:{port}", "--secret-file", str(secret_file(isolated))]
+    run = await run_call([*argv, "--seconds", "1"])
     assert run.status == 1
     assert f"simulator: connection refused: http://127.0.0.1:{port}/webhooks/answer" in run.err
 

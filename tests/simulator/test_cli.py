@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import build_parser, call_main
+from simulator.errors import UsageError
+from simulator.local_stack import read_secret_file
 
 
 async def run_module(*argv: str, cwd: Path) -> tuple[int, str, str]:
@@ -80,7 +82,7 @@ async def test_usage_errors(
 
 
 async def test_no_secret(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """No --secret, no environment, no local stack: exit 2 saying where a secret comes from."""
+    """No --secret-file, no environment, no local stack: exit 2 saying where a secret comes from."""
     status = await call_main(build_parser().parse_args(["call", "https://localhost:8443"]))
     assert status == 2
     assert "no signature secret" in capsys.readouterr().err
@@ -109,3 +111,40 @@ async def test_load_usage_error(isolated: Path) -> None:
     )
     assert status == 2
     assert err.strip() == "simulator: error: --calls must be at least 1"
+
+
+async def test_secret_is_never_an_argument(isolated: Path) -> None:
+    """--secret is gone: a secret on the command line is visible to every user in ps."""
+    status, _, err = await run_module(
+        "call", "https://localhost:8443", "--secret", "s" * 40, cwd=isolated
+    )
+    assert status == 2
+    assert "unrecognized arguments: --secret" in err
+
+
+@pytest.mark.parametrize(
+    "text", ["just-the-secret-value\n", "# run\nVONAGE_SIGNATURE_SECRET=just-the-secret-value\n"]
+)
+def test_secret_file_forms(isolated: Path, text: str) -> None:
+    """--secret-file takes a one-line file or KEY=VALUE lines (a secrets.env)."""
+    path = isolated / "secret"
+    path.write_text(text)
+    assert read_secret_file(path) == "just-the-secret-value"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "a\nb\n", "OTHER=1\n"])
+def test_secret_file_without_a_secret(isolated: Path, text: str) -> None:
+    """An empty, ambiguous or unrelated file is a usage error naming the file."""
+    path = isolated / "secret"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=r"--secret-file .*: no secret"):
+        read_secret_file(path)
+
+
+async def test_missing_secret_file(isolated: Path) -> None:
+    """A --secret-file that does not exist: exit 2 naming it."""
+    status, _, err = await run_module(
+        "call", "https://localhost:8443", "--secret-file", "nope", cwd=isolated
+    )
+    assert status == 2
+    assert "--secret-file nope" in err

@@ -16,7 +16,6 @@ from simulator.load import WorkerResult, resolve_loop, split_offsets
 from simulator.load_report import LATENESS_LIMIT_MS, summarize
 from simulator.report import CallReport, build_report
 from tests.simulator.conftest import StartStack
-from tests.simulator.fakes import SECRET
 from tests.simulator.test_report import leg, make_record, send
 
 
@@ -103,8 +102,8 @@ async def test_short_load_run(
         "--json",
         "--plot",
         str(plot),
-        "--secret",
-        SECRET,
+        "--secret-file",
+        str(stack.secret_file),
         "--cafile",
         str(stack.cert.root),
     ]

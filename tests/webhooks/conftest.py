@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -36,6 +38,9 @@ VARIABLES = (
     "VONAGE_SIGNATURE_SECRET",
     "VONAGE_VERIFY_SIGNATURES",
     "SIGNATURE_MAX_AGE",
+    "SIGNATURE_CLOCK_SKEW",
+    "SIGNATURE_JTI_CACHE_SIZE",
+    "WEBHOOKS_ALLOW_GET",
     "SOCKET_TOKEN_SECRET",
     "SOCKET_TOKEN_TTL",
     "AUDIO_SAMPLE_RATE",
@@ -48,7 +53,7 @@ VARIABLES = (
     "LOG_LEVEL",
 )
 
-__all__ = ["TestClient", "make_settings", "sign"]
+__all__ = ["TestClient", "make_settings", "query_hash", "sign"]
 
 
 @pytest.fixture(autouse=True)
@@ -78,10 +83,13 @@ def sign(
     omit: tuple[str, ...] = (),
     **claims: Any,
 ) -> str:
-    """An ``Authorization`` value as Vonage signs webhooks (docs/vonage-protocol.md §6)."""
+    """An ``Authorization`` value as Vonage signs webhooks (docs/vonage-protocol.md §6).
+
+    Each call makes a new ``jti``, as Vonage does for every request it sends.
+    """
     payload: dict[str, Any] = {
         "iat": int(time.time()) if iat is None else iat,
-        "jti": "a7f0e0c4-0b0e-4c1e-9b7e-6c1f1d3b2a10",
+        "jti": str(uuid.uuid4()),
         "iss": "Vonage",
         "api_key": "abcd1234",
         "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
@@ -92,6 +100,12 @@ def sign(
     for name in omit:
         del payload[name]
     return "Bearer " + jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def query_hash(params: dict[str, Any]) -> str:
+    """A GET's ``payload_hash``: SHA-256 of its query as compact JSON, in order (§6)."""
+    text = json.dumps({k: str(v) for k, v in params.items()}, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture

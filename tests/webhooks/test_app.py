@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -19,10 +21,11 @@ from tests.webhooks.conftest import (
     SOCKET_URI,
     TestClient,
     make_settings,
+    query_hash,
     sign,
 )
 from webhooks.app import create_app
-from webhooks.ncco import NccoBuilder
+from webhooks.ncco import NccoBuilder, speech_seconds
 
 ANSWER = "/webhooks/answer"
 EVENTS = "/webhooks/events"
@@ -41,10 +44,18 @@ HOSTILE_HEADERS = {
 }
 
 
-def get_answer(client: TestClient, params: dict[str, str], **headers: str) -> httpx.Response:
-    """A signed GET of the answer URL, as Vonage sends it by default (§1)."""
+def answer(client: TestClient, params: dict[str, str], **headers: str) -> httpx.Response:
+    """A signed POST of the answer URL, as the application is set up (README, §1)."""
+    return post_json(client, ANSWER, params, headers)
+
+
+def signed_get(
+    client: TestClient, path: str, params: dict[str, str], **claims: Any
+) -> httpx.Response:
+    """A GET signed as Vonage's support article says: payload_hash over the query (§6)."""
+    claims.setdefault("payload_hash", query_hash(params))
     response: httpx.Response = client.get(
-        ANSWER, params=params, headers={"authorization": sign(), **headers}
+        path, params=params, headers={"authorization": sign(**claims)}
     )
     return response
 
@@ -107,9 +118,9 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 # --- /webhooks/answer -------------------------------------------------------------------
 
 
-def test_answer_get_returns_greeting_and_connect(client: TestClient) -> None:
-    """A signed GET answer returns talk, then a synchronous connect to our socket."""
-    response = get_answer(client, ANSWER_PARAMS)
+def test_answer_returns_greeting_and_connect(client: TestClient) -> None:
+    """A signed answer returns talk, then a synchronous connect to our socket."""
+    response = answer(client, ANSWER_PARAMS)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     talk, connect = response.json()
@@ -126,8 +137,8 @@ def test_answer_get_returns_greeting_and_connect(client: TestClient) -> None:
     assert endpoint["authorization"]["type"] == "custom"
 
 
-def test_answer_post_json(client: TestClient) -> None:
-    """A POST answer with a JSON body (answer_method POST) gets the same NCCO."""
+def test_answer_post_json_with_charset(client: TestClient) -> None:
+    """A JSON body with a charset parameter in its Content-Type is read the same."""
     headers = {"content-type": "application/json; charset=utf-8"}
     response = post_json(client, ANSWER, ANSWER_PARAMS, headers)
     assert response.status_code == 200
@@ -136,15 +147,30 @@ def test_answer_post_json(client: TestClient) -> None:
 
 def test_answer_credential_names_the_call(client: TestClient) -> None:
     """The endpoint carries a valid HS256 credential whose sub is the call uuid."""
-    claims = credential_claims(get_answer(client, ANSWER_PARAMS).json()[1])
+    claims = credential_claims(answer(client, ANSWER_PARAMS).json()[1])
     assert claims["sub"] == CALL_UUID
     assert claims["iss"] == "webhooks"
-    assert 0 < claims["exp"] - claims["iat"] <= 300
+    assert claims["attempt"] == 1
+    # SOCKET_TOKEN_TTL (30 s) after the greeting's estimated end, and not much more.
+    greeting = speech_seconds(make_settings().greeting_text)
+    assert greeting + 30 <= claims["exp"] - claims["iat"] <= greeting + 32
+
+
+def test_long_greeting_cannot_expire_the_credential() -> None:
+    """A minute-long greeting: the credential lives past its end by SOCKET_TOKEN_TTL."""
+    text = "Please hold. " * 115  # ~1,500 characters: Vonage's longest talk
+    settings = make_settings(greeting_text=text[:1500], socket_token_ttl=10)
+    with TestClient(create_app(settings)) as client:
+        connect = answer(client, ANSWER_PARAMS).json()[1]
+    claims = credential_claims(connect)
+    # Spoken at 15 characters a second (brisk TTS) it ends after 100 s; at a slow
+    # 10 a second, 150 s. The credential outlives both by the TTL.
+    assert claims["exp"] - claims["iat"] >= 1500 / 10 + 10
 
 
 def test_answer_without_e164_to_uses_random_number(client: TestClient) -> None:
     """A `to` that is not an E.164 number gives randomFromNumber instead of `from`."""
-    connect = get_answer(client, {**ANSWER_PARAMS, "to": "NexmoTest"}).json()[1]
+    connect = answer(client, {**ANSWER_PARAMS, "to": "NexmoTest"}).json()[1]
     assert "from" not in connect
     assert connect["randomFromNumber"] is True
 
@@ -152,12 +178,12 @@ def test_answer_without_e164_to_uses_random_number(client: TestClient) -> None:
 def test_answer_accepts_unknown_parameters(client: TestClient) -> None:
     """Newer parameters Vonage may add are accepted and ignored (§1)."""
     params = {**ANSWER_PARAMS, "region_url": "https://api-eu.vonage.com", "SipHeader_X": "1"}
-    assert get_answer(client, params).status_code == 200
+    assert answer(client, params).status_code == 200
 
 
 def test_hostile_host_headers_do_not_change_urls(client: TestClient) -> None:
     """Host and X-Forwarded-* headers never change a URL in the NCCO."""
-    connect = get_answer(client, ANSWER_PARAMS, **HOSTILE_HEADERS).json()[1]
+    connect = answer(client, ANSWER_PARAMS, **HOSTILE_HEADERS).json()[1]
     assert connect["eventUrl"] == [EVENTS_URL]
     assert connect["endpoint"][0]["uri"] == SOCKET_URI
     body = json.dumps(socket_event(connect, "disconnected")).encode()
@@ -184,7 +210,7 @@ def test_trailing_slash_is_not_redirected(client: TestClient) -> None:
 
 def test_answer_logs_one_line(client: TestClient, logs: pytest.LogCaptureFixture) -> None:
     """An answer logs a single INFO lifecycle line with the call uuid and no credential."""
-    connect = get_answer(client, ANSWER_PARAMS).json()[1]
+    connect = answer(client, ANSWER_PARAMS).json()[1]
     assert [r.getMessage() for r in logs.records] == ["call answered"]
     assert logs.records[0].__dict__["uuid"] == CALL_UUID
     token = connect["endpoint"][0]["authorization"]["value"].removeprefix("Bearer ")
@@ -197,7 +223,7 @@ def test_answer_logs_one_line(client: TestClient, logs: pytest.LogCaptureFixture
 @pytest.mark.parametrize("status", ["disconnected", "failed"])
 def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
     """Attempt 1 → 2 → 3 → apology, each reconnect with a fresh credential for the call."""
-    connect = get_answer(client, ANSWER_PARAMS).json()[1]
+    connect = answer(client, ANSWER_PARAMS).json()[1]
     seen_jti = {credential_claims(connect)["jti"]}
     for attempt in (2, 3):
         response = post_json(client, EVENTS, socket_event(connect, status, f"leg-{attempt}"))
@@ -209,6 +235,9 @@ def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
         assert connect["endpoint"][0]["headers"] == {"call_uuid": CALL_UUID, "attempt": attempt}
         claims = credential_claims(connect)
         assert claims["sub"] == CALL_UUID
+        assert claims["attempt"] == attempt
+        # No greeting before a reconnect: SOCKET_TOKEN_TTL from now.
+        assert claims["exp"] - claims["iat"] == 30
         assert claims["jti"] not in seen_jti
         seen_jti.add(claims["jti"])
     response = post_json(client, EVENTS, socket_event(connect, status, "leg-4"))
@@ -221,7 +250,7 @@ def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
 @pytest.mark.parametrize("status", ["unanswered", "timeout", "rejected"])
 def test_other_open_failures_reconnect(client: TestClient, status: str) -> None:
     """A socket that could not be opened for any documented reason is reconnected."""
-    connect = get_answer(client, ANSWER_PARAMS).json()[1]
+    connect = answer(client, ANSWER_PARAMS).json()[1]
     (reconnect,) = post_json(client, EVENTS, socket_event(connect, status)).json()
     assert reconnect["endpoint"][0]["headers"]["attempt"] == 2
 
@@ -230,17 +259,18 @@ def test_reconnect_attempts_is_configurable() -> None:
     """RECONNECT_ATTEMPTS=1 answers the first failure with the apology."""
     settings = make_settings(reconnect_attempts=1, apology_text="Goodbye.")
     with TestClient(create_app(settings)) as client:
-        connect = get_answer(client, ANSWER_PARAMS).json()[1]
+        connect = answer(client, ANSWER_PARAMS).json()[1]
         response = post_json(client, EVENTS, socket_event(connect, "failed"))
     assert response.json() == [{"action": "talk", "text": "Goodbye.", "language": "en-US"}]
 
 
-def test_event_by_get_with_headers_as_text(client: TestClient) -> None:
-    """An event sent by GET (event_method GET) reconnects too, its headers as JSON text."""
-    connect = get_answer(client, ANSWER_PARAMS).json()[1]
-    event = socket_event(connect, "disconnected")
-    event["headers"] = json.dumps(event["headers"])
-    response = client.get(EVENTS, params=event, headers={"authorization": sign()})
+def test_event_by_get_with_headers_as_text() -> None:
+    """With WEBHOOKS_ALLOW_GET, an event sent by GET reconnects too, headers as JSON text."""
+    with TestClient(create_app(make_settings(webhooks_allow_get=True))) as client:
+        connect = answer(client, ANSWER_PARAMS).json()[1]
+        event = socket_event(connect, "disconnected")
+        event["headers"] = json.dumps(event["headers"], separators=(",", ":"))
+        response = signed_get(client, EVENTS, event)
     assert response.status_code == 200
     assert response.json()[0]["endpoint"][0]["headers"]["attempt"] == 2
 
@@ -293,7 +323,7 @@ def test_each_event_is_one_log_line(client: TestClient, logs: pytest.LogCaptureF
 
 def test_socket_event_log_names_attempt(client: TestClient, logs: pytest.LogCaptureFixture) -> None:
     """A socket leg's event line names the call, the attempt and the reply."""
-    connect = get_answer(client, ANSWER_PARAMS).json()[1]
+    connect = answer(client, ANSWER_PARAMS).json()[1]
     logs.clear()
     post_json(client, EVENTS, socket_event(connect, "disconnected"))
     (record,) = logs.records
@@ -319,8 +349,11 @@ def test_unsigned_requests_are_refused(
     client: TestClient, logs: pytest.LogCaptureFixture, path: str, authorization: str | None
 ) -> None:
     """A missing or bad signature is 401, acted on nowhere, logged only as a refusal."""
-    headers = {} if authorization is None else {"authorization": authorization}
-    response = client.get(path, params=ANSWER_PARAMS | {"status": "failed"}, headers=headers)
+    headers = {"content-type": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization
+    body = json.dumps(ANSWER_PARAMS | {"status": "failed"}).encode()
+    response = client.post(path, content=body, headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"] == "invalid_signature"
@@ -340,6 +373,69 @@ def test_body_changed_after_signing_is_refused(client: TestClient) -> None:
     )
     assert response.status_code == 401
     assert "payload_hash" in response.json()["detail"]
+
+
+def test_replayed_signature_is_refused(client: TestClient) -> None:
+    """A signed request sent again, byte for byte, is 401 naming the jti: nothing minted."""
+    connect = answer(client, ANSWER_PARAMS).json()[1]
+    body = json.dumps(socket_event(connect, "disconnected")).encode()
+    headers = {"content-type": "application/json", "authorization": sign(body)}
+    first = client.post(EVENTS, content=body, headers=headers)
+    assert first.status_code == 200
+    for _ in range(5):
+        again = client.post(EVENTS, content=body, headers=headers)
+        assert again.status_code == 401
+        assert "jti" in again.json()["detail"]
+    assert ("webhooks_reconnects_total", frozenset()) in metric_samples(client)
+    assert metric_samples(client)[("webhooks_reconnects_total", frozenset())] == 1
+
+
+def test_expired_signature_is_refused_beyond_the_skew(client: TestClient) -> None:
+    """exp 200 s ago is refused though iat is fresh: exp has a skew of seconds, not 300."""
+    now = int(time.time())
+    body = json.dumps(ANSWER_PARAMS).encode()
+    for exp, status in ((now - 200, 401), (now - 30, 401), (now - 2, 200), (now + 60, 200)):
+        headers = {"content-type": "application/json", "authorization": sign(body, exp=exp)}
+        response = client.post(ANSWER, content=body, headers=headers)
+        assert response.status_code == status, exp
+    future = sign(body, nbf=now + 60)
+    response = client.post(
+        ANSWER, content=body, headers={"content-type": "application/json", "authorization": future}
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", [ANSWER, EVENTS])
+def test_get_is_refused_naming_the_setting(client: TestClient, path: str) -> None:
+    """With verification on, a GET webhook is 405 naming WEBHOOKS_ALLOW_GET, even signed."""
+    response = signed_get(client, path, ANSWER_PARAMS | {"status": "disconnected"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"] == "method_not_allowed"
+    assert "WEBHOOKS_ALLOW_GET" in response.json()["detail"]
+    assert client.head(path).status_code == 405
+
+
+def test_allowed_get_is_checked_against_its_query(caplog: pytest.LogCaptureFixture) -> None:
+    """WEBHOOKS_ALLOW_GET: a GET passes only with payload_hash over its own query."""
+    caplog.set_level(logging.WARNING, logger="webhooks")
+    with TestClient(create_app(make_settings(webhooks_allow_get=True))) as client:
+        assert any("WEBHOOKS_ALLOW_GET=true" in r.getMessage() for r in caplog.records)
+        assert signed_get(client, ANSWER, ANSWER_PARAMS).status_code == 200
+        victim = ANSWER_PARAMS | {"uuid": "victim-call"}
+        # A token signed for another request, or over an empty body, covers no query.
+        for token in (
+            sign(payload_hash=query_hash(ANSWER_PARAMS)),
+            sign(payload_hash=hashlib.sha256(b"").hexdigest()),
+            sign(),
+        ):
+            response = client.get(ANSWER, params=victim, headers={"authorization": token})
+            assert response.status_code == 401
+            assert "payload_hash" in response.json()["detail"]
+        reordered = dict(reversed(list(ANSWER_PARAMS.items())))
+        token = sign(payload_hash=query_hash(ANSWER_PARAMS))
+        response = client.get(ANSWER, params=reordered, headers={"authorization": token})
+        assert response.status_code == 401  # the order is part of what is signed
 
 
 def test_health_and_metrics_are_not_signed(client: TestClient) -> None:
@@ -400,9 +496,9 @@ def test_deeply_nested_json_is_a_bad_request(client: TestClient) -> None:
     assert "malformed JSON" in response.json()["detail"]
 
 
-def test_missing_uuid_on_get(client: TestClient) -> None:
-    """A GET answer without uuid is 400 naming uuid."""
-    response = get_answer(client, {"to": CALLED})
+def test_missing_uuid(client: TestClient) -> None:
+    """An answer without uuid is 400 naming uuid."""
+    response = answer(client, {"to": CALLED})
     assert response.status_code == 400
     assert response.json() == {"error": "bad_request", "detail": "uuid is required"}
 
@@ -454,13 +550,13 @@ def test_unexpected_error_is_503_not_500(
 
     monkeypatch.setattr(NccoBuilder, "build_answer_ncco", broken)
     with TestClient(create_app(settings)) as client:
-        response = get_answer(client, ANSWER_PARAMS)
+        response = answer(client, ANSWER_PARAMS)
         samples = metric_samples(client)
     assert response.status_code == 503
     assert response.json() == {"error": "internal_error", "detail": "unexpected error"}
     assert "secret internals" not in response.text
     assert any(r.getMessage() == "unexpected error" for r in logs.records)
-    key = frozenset({("route", ANSWER), ("method", "GET"), ("status", "503")})
+    key = frozenset({("route", ANSWER), ("method", "POST"), ("status", "503")})
     assert samples[("webhooks_requests_total", key)] == 1
 
 
@@ -482,7 +578,7 @@ def test_healthz_503_before_start(settings: Any) -> None:
 
 def test_metrics_count_requests_events_and_replies(client: TestClient) -> None:
     """/metrics has requests by route and status, latency, events, reconnects, apologies."""
-    connect = get_answer(client, ANSWER_PARAMS).json()[1]
+    connect = answer(client, ANSWER_PARAMS).json()[1]
     (connect,) = post_json(client, EVENTS, socket_event(connect, "failed")).json()
     (connect,) = post_json(client, EVENTS, socket_event(connect, "failed")).json()
     post_json(client, EVENTS, socket_event(connect, "failed"))
@@ -493,7 +589,7 @@ def test_metrics_count_requests_events_and_replies(client: TestClient) -> None:
     def value(name: str, **labels: str) -> float:
         return samples[(name, frozenset(labels.items()))]
 
-    assert value("webhooks_requests_total", route=ANSWER, method="GET", status="200") == 1
+    assert value("webhooks_requests_total", route=ANSWER, method="POST", status="200") == 1
     assert value("webhooks_requests_total", route=EVENTS, method="POST", status="200") == 3
     assert value("webhooks_requests_total", route=EVENTS, method="POST", status="204") == 1
     assert value("webhooks_requests_total", route="other", method="GET", status="404") == 1

@@ -98,11 +98,13 @@ def test_serves_healthz_and_answers(server: tuple[str, Path]) -> None:
     base, _ = server
     with httpx.Client(base_url=base, trust_env=False, timeout=5.0) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
-        response = client.get(
+        body = json.dumps({"uuid": CALL_UUID, "to": "447700900000"}).encode()
+        response = client.post(
             "/webhooks/answer",
-            params={"uuid": CALL_UUID, "to": "447700900000"},
+            content=body,
             headers={
-                "authorization": sign(),
+                "authorization": sign(body),
+                "content-type": "application/json",
                 "host": "evil.example",
                 "x-forwarded-host": "evil.example",
                 "x-forwarded-proto": "http",
@@ -120,15 +122,18 @@ def test_logs_are_json_lines_without_secrets(server: tuple[str, Path]) -> None:
     """Every stderr line is one JSON object; no access log, no secret."""
     base, stderr = server
     with httpx.Client(base_url=base, trust_env=False, timeout=5.0) as client:
-        client.get(
-            "/webhooks/answer", params={"uuid": CALL_UUID}, headers={"authorization": sign()}
+        body = json.dumps({"uuid": CALL_UUID}).encode()
+        client.post(
+            "/webhooks/answer",
+            content=body,
+            headers={"authorization": sign(body), "content-type": "application/json"},
         )
     lines = stderr.read_text().splitlines()
     records = [json.loads(line) for line in lines]
     messages = [record["message"] for record in records]
     assert "webhooks started" in messages
     assert "call answered" in messages
-    assert not any("GET /" in message for message in messages)
+    assert not any("POST /" in message for message in messages)
     text = stderr.read_text()
     assert SIGNATURE_SECRET not in text
     assert SOCKET_SECRET not in text

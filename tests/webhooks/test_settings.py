@@ -31,7 +31,10 @@ def test_defaults_are_the_contracts(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(env_file=None)
     assert settings.verify_signatures is True
     assert settings.signature_max_age == 300
-    assert settings.socket_token_ttl == 300
+    assert settings.signature_clock_skew == 5
+    assert settings.signature_jti_cache_size == 1_000_000
+    assert settings.webhooks_allow_get is False
+    assert settings.socket_token_ttl == 30
     assert settings.audio_sample_rate == 16000
     assert settings.reconnect_attempts == 3
     assert (settings.webhooks_host, settings.webhooks_port) == ("0.0.0.0", 8000)
@@ -48,7 +51,11 @@ def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("RECONNECT_ATTEMPTS", "5")
     monkeypatch.setenv("WEBHOOKS_PORT", "9001")
     monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("WEBHOOKS_ALLOW_GET", "true")
+    monkeypatch.setenv("SIGNATURE_CLOCK_SKEW", "2")
     settings = load_settings(env_file=None)
+    assert settings.webhooks_allow_get is True
+    assert settings.signature_clock_skew == 2
     assert settings.audio_sample_rate == 8000
     assert settings.content_type == "audio/l16;rate=8000"
     assert settings.reconnect_attempts == 5

@@ -12,7 +12,8 @@ import pytest
 from tests.webhooks.conftest import SIGNATURE_SECRET, SOCKET_SECRET, sign
 from webhooks.credentials import SocketCredentials
 from webhooks.errors import SignatureRejected
-from webhooks.signatures import SignatureVerifier
+from webhooks.replay import ReplayCache
+from webhooks.signatures import SignatureVerifier, query_payload
 
 BODY = b'{"uuid":"abc","status":"answered"}'
 
@@ -33,9 +34,93 @@ def test_valid_signature_with_body(verifier: SignatureVerifier) -> None:
     assert claims["iss"] == "Vonage"
 
 
-def test_get_without_body_needs_no_payload_hash(verifier: SignatureVerifier) -> None:
-    """A GET has no body, so only the signature and iat are checked."""
+def test_no_content_needs_no_payload_hash(verifier: SignatureVerifier) -> None:
+    """No body and no query: nothing for payload_hash to cover, so it may be absent."""
     verifier.verify(sign(), b"")
+
+
+def test_payload_hash_of_an_empty_body_is_checked(verifier: SignatureVerifier) -> None:
+    """payload_hash, when present, is checked even against an empty body."""
+    verifier.verify(sign(payload_hash=hashlib.sha256(b"").hexdigest()), b"")
+    with pytest.raises(SignatureRejected, match="payload_hash does not match"):
+        verifier.verify(sign(BODY), b"")
+
+
+QUERY = [("to", "447700900000"), ("uuid", "abc"), ("headers", '{"attempt":1}')]
+
+
+def test_query_payload_is_compact_json_in_order() -> None:
+    """A GET's signed content: a JSON object of its parameters, in order, no whitespace."""
+    expected = b'{"to":"447700900000","uuid":"abc","headers":"{\\"attempt\\":1}"}'
+    assert query_payload(QUERY) == expected
+    assert query_payload([("name", "\u00e9")]) == '{"name":"\u00e9"}'.encode()
+
+
+def test_get_query_is_covered(verifier: SignatureVerifier) -> None:
+    """A GET passes only with payload_hash over its own query: order and values count."""
+    signed = hashlib.sha256(query_payload(QUERY)).hexdigest()
+    verifier.verify(sign(payload_hash=signed), b"", query=QUERY)
+    changed = [*QUERY[:1], ("uuid", "victim"), *QUERY[2:]]
+    for query in (changed, list(reversed(QUERY))):
+        with pytest.raises(SignatureRejected, match="payload_hash does not match"):
+            verifier.verify(sign(payload_hash=signed), b"", query=query)
+    with pytest.raises(SignatureRejected, match="lacks payload_hash"):
+        verifier.verify(sign(), b"", query=QUERY)
+
+
+def test_get_with_a_repeated_parameter_is_refused(verifier: SignatureVerifier) -> None:
+    """A query naming a parameter twice has no one JSON form: refused."""
+    query = [("uuid", "a"), ("uuid", "b")]
+    with pytest.raises(SignatureRejected, match="once"):
+        verifier.verify(sign(payload_hash="0" * 64), b"", query=query)
+
+
+def test_jti_is_required(verifier: SignatureVerifier) -> None:
+    """A token without jti cannot be remembered, so it is refused."""
+    with pytest.raises(SignatureRejected, match="jti"):
+        verifier.verify(sign(omit=("jti",)), b"")
+    with pytest.raises(SignatureRejected, match="jti"):
+        verifier.verify(sign(jti=12), b"")
+
+
+def test_replayed_jti_is_refused() -> None:
+    """The same jti twice within the window is refused; a fresh one passes."""
+    verifier = SignatureVerifier(SIGNATURE_SECRET.encode(), 300, replay=ReplayCache(600, 1000))
+    token = sign(BODY)
+    verifier.verify(token, BODY)
+    with pytest.raises(SignatureRejected, match="already used"):
+        verifier.verify(token, BODY)
+    verifier.verify(sign(BODY), BODY)
+
+
+def test_a_refused_token_takes_no_slot() -> None:
+    """A token that fails another check is not remembered: its jti still works after."""
+    cache = ReplayCache(600, 1000)
+    verifier = SignatureVerifier(SIGNATURE_SECRET.encode(), 300, replay=cache)
+    with pytest.raises(SignatureRejected, match="payload_hash"):
+        verifier.verify(sign(BODY, jti="j-1"), b"{}")
+    assert len(cache) == 0
+    verifier.verify(sign(BODY, jti="j-1"), BODY)
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-200, False), (-6, False), (-4, True)])
+def test_exp_has_its_own_small_skew(
+    verifier: SignatureVerifier, offset: int, accepted: bool
+) -> None:
+    """exp in the past is allowed only SIGNATURE_CLOCK_SKEW (5 s), not the iat window."""
+    token = sign(BODY, exp=int(time.time()) + offset)
+    if accepted:
+        verifier.verify(token, BODY)
+    else:
+        with pytest.raises(SignatureRejected, match="not fresh"):
+            verifier.verify(token, BODY)
+
+
+def test_nbf_in_the_future_is_refused(verifier: SignatureVerifier) -> None:
+    """nbf 60 s ahead is refused, 3 s ahead (skew) accepted."""
+    with pytest.raises(SignatureRejected, match="not fresh"):
+        verifier.verify(sign(BODY, nbf=int(time.time()) + 60), BODY)
+    verifier.verify(sign(BODY, nbf=int(time.time()) + 3), BODY)
 
 
 def test_wrong_key(verifier: SignatureVerifier) -> None:
@@ -141,6 +226,6 @@ def test_token_with_audience_is_refused(verifier: SignatureVerifier) -> None:
 
 def test_socket_credential_is_not_a_signature() -> None:
     """A socket credential never passes as a signed webhook, even under its own key."""
-    credential = SocketCredentials(SOCKET_SECRET.encode(), ttl=300).mint("call")
+    credential = SocketCredentials(SOCKET_SECRET.encode(), ttl=300).mint("call", 1)
     with pytest.raises(SignatureRejected):
         SignatureVerifier(SOCKET_SECRET.encode(), 300).verify(f"Bearer {credential}", b"")
