@@ -101,3 +101,13 @@ def test_caddy_listens_on_loopback_only(stack3: Stack) -> None:
         httpx.get(f"https://127.0.0.2:{port}/", verify=False, trust_env=False)  # noqa: S501
     assert stack3.admin.url.startswith("http://127.0.0.1:")
     assert stack3.admin.is_up()
+
+
+@pytest.mark.parametrize("path", ["/", "/webhooks/answer", "/socket", "/metrics", "/healthz/x"])
+def test_caddy_health_port_serves_only_its_own_healthz(stack3: Stack, path: str) -> None:
+    """Plain HTTP on Caddy's http_port: its own /healthz (for probes) and 404 for the rest."""
+    base = f"http://127.0.0.1:{stack3.placeholders.http_port}"
+    assert httpx.get(f"{base}/healthz", trust_env=False).text == "ok"
+    response = httpx.get(f"{base}{path}", trust_env=False)
+    assert response.status_code == httpx.codes.NOT_FOUND
+    assert "# TYPE" not in response.text
