@@ -81,10 +81,11 @@ _TRAFFIC = (
 class Metrics:
     """The service's registry and the few operations the server needs."""
 
-    def __init__(self, live_calls: Callable[[], Collection[CallStats]]) -> None:
+    def __init__(self, live_calls: Callable[[], Collection[CallStats]], *, max_calls: int) -> None:
         self.registry = CollectorRegistry()
         self.draining = False
         self._live_calls = live_calls
+        self._max_calls = max_calls
         self._ended = Totals()
         calls = Counter(
             "audio_calls",
@@ -122,6 +123,10 @@ class Metrics:
         """Live gauges, and traffic totals including the calls still live."""
         live = self._live_calls()
         yield GaugeMetricFamily("audio_calls_active", "Calls in progress.", value=len(live))
+        # The limit beside the count, so an alert on "near MAX_CALLS" needs no copy of it.
+        yield GaugeMetricFamily(
+            "audio_calls_max", "MAX_CALLS: calls this replica admits.", value=self._max_calls
+        )
         yield GaugeMetricFamily(
             "audio_draining", "1 while the replica drains.", value=int(self.draining)
         )

@@ -83,7 +83,7 @@ class AudioServer:
         self._sessions: dict[CallConnection, _Session] = {}
         #: Calls past their first message: the live traffic counters.
         self._calls: set[SocketCall] = set()
-        self.metrics = Metrics(lambda: self._calls)
+        self.metrics = Metrics(lambda: self._calls, max_calls=s.max_calls)
         self.draining = False
         #: True once the calls left at the end of a drain are being closed.
         self._going_away = False

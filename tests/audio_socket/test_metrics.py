@@ -26,7 +26,7 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
 
 def test_every_outcome_is_exported_from_the_start() -> None:
     """All outcome series exist at 0 before any call, so rates work at once."""
-    metrics = Metrics(list)
+    metrics = Metrics(list, max_calls=500)
     for outcome in Outcome:
         assert sample(metrics, "audio_calls_total", outcome=outcome.value) == 0
 
@@ -34,7 +34,7 @@ def test_every_outcome_is_exported_from_the_start() -> None:
 def test_traffic_adds_live_calls_to_ended_ones() -> None:
     """Totals are ended calls' counters plus the live calls' current ones."""
     live: list[CallStats] = []
-    metrics = Metrics(lambda: live)
+    metrics = Metrics(lambda: live, max_calls=500)
     ended = Stats(frames_in=10, bytes_in=6400, frames_out=9, bytes_out=5760, dtmf_events=1)
     metrics.record_call_end(ended)
     live.append(Stats(frames_in=5, bytes_in=3200, frames_out=5, bytes_out=3200))
@@ -46,9 +46,15 @@ def test_traffic_adds_live_calls_to_ended_ones() -> None:
     assert sample(metrics, "audio_calls_active") == 1
 
 
+def test_the_call_limit_is_exported() -> None:
+    """MAX_CALLS as a gauge, beside the live count it bounds."""
+    metrics = Metrics(list, max_calls=123)
+    assert sample(metrics, "audio_calls_max") == 123
+
+
 def test_outcomes_handshakes_and_draining() -> None:
     """Outcomes count, handshakes observe, the draining gauge follows its flag."""
-    metrics = Metrics(list)
+    metrics = Metrics(list, max_calls=500)
     metrics.record_outcome(Outcome.REJECTED_CREDENTIAL)
     metrics.record_handshake(0.004)
     metrics.draining = True
