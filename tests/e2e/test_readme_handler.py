@@ -124,8 +124,8 @@ async def test_a_call_through_the_example(
     """The README's call: the caller hears themselves, and the handler logs the peak."""
     _, call = readme_commands()
     call = [loudness_stack.base_url if word == LOCAL_URL else word for word in call]
-    secret = loudness_stack.secrets.vonage_signature_secret
-    trust = ["--secret", secret, "--cafile", str(loudness_stack.cafile), "--json"]
+    secrets = str(loudness_stack.paths.secrets_env)
+    trust = ["--secret-file", secrets, "--cafile", str(loudness_stack.cafile), "--json"]
     wav = call.index("--wav") + 1
     call[wav] = str(ROOT / call[wav])
     status = await call_main(build_parser().parse_args([*call, *trust]))
