@@ -31,7 +31,7 @@ from tests.containers.engine import (
     podman_unusable,
 )
 from tests.containers.project import ComposeError, Project, tier_variables
-from tests.containers.standins import ensure_standins
+from tests.containers.standins import ensure_prometheus_standin, ensure_standins
 
 #: The tests find the engine here (tests/containers/conftest.py).
 ENGINE_VARIABLE: Final = "CONTAINER_TIER_ENGINE"
@@ -67,6 +67,9 @@ def prepare(engine: Engine, environ: Mapping[str, str], scratch: Path) -> None:
         built = ensure_standins(podman_env(environ))
         verb = "built" if built else "reused (recipe unchanged)"
         print(f"container tier: stand-in base images {verb} in {time.monotonic() - started:.0f} s")
+        started = time.monotonic()
+        verb = "built" if ensure_prometheus_standin(podman_env(environ)) else "reused"
+        print(f"container tier: Prometheus stand-in {verb} in {time.monotonic() - started:.0f} s")
     project = Project(engine, scratch / "build", tier_variables(), base_env=environ)
     project.down()  # whatever an interrupted run of the tier's own project left
     started = time.monotonic()

@@ -16,9 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+import yaml
+
 from stack.paths import REPO_ROOT, find_tool
 
 BUILD_SCRIPT: Final = REPO_ROOT / "containers" / "standins" / "build.sh"
+PROMETHEUS_RECIPE: Final = REPO_ROOT / "containers" / "standins" / "prometheus.Containerfile"
+COMPOSE_FILE: Final = REPO_ROOT / "compose.yaml"
 CA_BUNDLE: Final = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL: Final = "org.vonage-voice-websocket.standin-recipe"
 PYTHON_DOCKERFILES: Final = (
@@ -102,4 +106,40 @@ def ensure_standins(env: Mapping[str, str]) -> bool:
         return False
     argv = [str(BUILD_SCRIPT), mirror, str(caddy), recipe, *python_tags, "--", *caddy_tags]
     subprocess.run(argv, env=dict(env), timeout=BUILD_TIMEOUT, check=True)
+    return True
+
+
+def prometheus_image(compose_file: Path = COMPOSE_FILE) -> str:
+    """The image of compose.yaml's ``prometheus`` service (the observability profile)."""
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    image: str = services["prometheus"]["image"]
+    return image
+
+
+def ensure_prometheus_standin(env: Mapping[str, str]) -> bool:
+    """Build the Prometheus stand-in on the Python one unless it carries this recipe
+    (its Containerfile and the base's own recipe); True if built."""
+    base = tags(base_images(PYTHON_DOCKERFILES)[0])[0]
+    base_recipe = _label(base, env)
+    if base_recipe is None:
+        raise RuntimeError(f"no stand-in {base} to build the Prometheus stand-in on")
+    digest = hashlib.sha256(PROMETHEUS_RECIPE.read_bytes())
+    digest.update(base_recipe.encode())
+    recipe = digest.hexdigest()[:16]
+    # Both ways an engine may resolve a name with a path but no registry.
+    name = prometheus_image()
+    prometheus_tags = [f"docker.io/{name}", f"localhost/{name}"]
+    if all(_label(tag, env) == recipe for tag in prometheus_tags):
+        return False
+    argv = ["podman", "build", "--quiet", "--build-arg", f"BASE={base}"]
+    argv += ["--label", f"{LABEL}={recipe}", "--file", str(PROMETHEUS_RECIPE)]
+    for tag in prometheus_tags:
+        argv += ["--tag", tag]
+    subprocess.run(
+        [*argv, str(PROMETHEUS_RECIPE.parent)],
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        timeout=BUILD_TIMEOUT,
+        check=True,
+    )
     return True
