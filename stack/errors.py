@@ -4,6 +4,7 @@ StackError
 ├── ToolMissing         a program the stack needs is not installed
 ├── PortsInUse          ports are taken: nothing was started
 ├── StateDirInUse       another stack runs on the same state folder: nothing was started
+├── StateDirUnusable    the state folder cannot be created or written
 └── StartupFailed       a process exited or did not get ready in time
 """
 
@@ -19,6 +20,7 @@ __all__ = [
     "StackError",
     "StartupFailed",
     "StateDirInUse",
+    "StateDirUnusable",
     "ToolMissing",
 ]
 
@@ -76,6 +78,18 @@ class StateDirInUse(StackError):
         )
         self.root = root
         self.holder = holder
+
+
+class StateDirUnusable(StackError):
+    """The state folder cannot be created, locked or written."""
+
+    def __init__(self, root: Path, error: OSError) -> None:
+        where = f" ({error.filename})" if error.filename else ""
+        super().__init__(
+            f"cannot use the state folder {root}: {error.strerror or error}{where};"
+            " choose another with --state-dir DIR (or STACK_STATE_DIR=DIR)"
+        )
+        self.root = root
 
 
 class StartupFailed(StackError):

@@ -30,7 +30,7 @@ from audio_socket.handlers import BUILT_IN, describe_handler
 from stack.caddy import LOOPBACK, CaddyAdmin, CaddyPlaceholders, caddy_argv, caddy_environment
 from stack.config import MAX_REPLICAS, Replica, StackConfig
 from stack.dns import DnsResponder
-from stack.errors import PortClaim, StackError, StartupFailed
+from stack.errors import PortClaim, StackError, StartupFailed, StateDirUnusable
 from stack.paths import REPO_ROOT, StatePaths, find_tool
 from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
@@ -166,12 +166,13 @@ class Stack:
         was started is stopped again and ``StackError`` says why. The previous run's
         logs move to ``logs.prev/``.
         """
-        self._state_lock.acquire()  # before anything is written to the folder
+        try:
+            self._state_lock.acquire()  # before anything is written to the folder
+        except OSError as exc:
+            raise StateDirUnusable(self.paths.root, exc) from None
         try:
             self._placeholders = self._reserve_ports()
-            self.paths.rotate_logs()
-            self.paths.create()
-            write_secrets_env(self.paths.secrets_env, self.secrets)
+            self._prepare_state_dir()
             self._start_dns()
             self._start_services()
             self._start_caddy()
@@ -179,6 +180,14 @@ class Stack:
             self.stop()
             raise
         self._state_lock.describe(f"pid {os.getpid()}, {self.base_url}")
+
+    def _prepare_state_dir(self) -> None:
+        try:
+            self.paths.rotate_logs()
+            self.paths.create()
+            write_secrets_env(self.paths.secrets_env, self.secrets)
+        except OSError as exc:
+            raise StateDirUnusable(self.paths.root, exc) from None
 
     def _reserve_ports(self) -> CaddyPlaceholders:
         config = self.config

@@ -109,3 +109,15 @@ def test_failed_start_keeps_the_previous_runs_logs_and_frees_the_folder(tmp_path
     lock = StateLock(tmp_path)  # released by the failed start
     lock.acquire()
     lock.release()
+
+
+def test_state_folder_that_cannot_be_made_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder under a file: exit 1 naming the folder and the option, no traceback."""
+    (tmp_path / "a-file").write_text("")
+    state = tmp_path / "a-file" / "state"
+    assert main(["run", "--https-port", "0", "--state-dir", str(state)]) == 1
+    out = capsys.readouterr().out
+    assert f"failed to start: cannot use the state folder {state}: Not a directory" in out
+    assert "--state-dir DIR" in out
