@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from audio_socket.call_control import CallRest
@@ -47,6 +47,7 @@ class SocketCall:
         "_clock",
         "_conn",
         "_frame_bytes",
+        "_observer",
         "_playout",
         "_reframer",
         "_rest",
@@ -66,6 +67,7 @@ class SocketCall:
         self._clock = clock
         #: Made on the first play() or played(): an echo never needs one.
         self._playout: Playout | None = None
+        self._observer: Callable[[AudioBytes], None] | None = None
         self.started_at = asyncio.get_running_loop().time()
         self.dtmf_events = 0
 
@@ -157,6 +159,12 @@ class SocketCall:
         """A ``websocket:notify`` arrived: True when it answers a ``played()``."""
         return self._playout is not None and self._playout.answered(payload)
 
+    def observe_played(self, observer: Callable[[AudioBytes], None] | None) -> None:
+        """Have ``observer`` see each frame ``play()`` sends, as it leaves (a recorder)."""
+        self._observer = observer
+        if self._playout is not None:
+            self._playout.tap = observer
+
     def end(self) -> None:
         """The connection is gone: pending plays and played() settle as False."""
         if self._playout is not None:
@@ -165,6 +173,7 @@ class SocketCall:
     def _playout_of(self) -> Playout:
         if self._playout is None:
             self._playout = Playout(self._conn, self._frame_bytes, self._clock)
+            self._playout.tap = self._observer
         return self._playout
 
     def notify(self, payload: Mapping[str, Any]) -> None:

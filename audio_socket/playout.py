@@ -27,7 +27,7 @@ import asyncio
 import collections
 import contextlib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 from audio_socket.framing import AudioBytes
@@ -91,6 +91,7 @@ class Playout:
         "_sender",
         "_unanswered",
         "scheduled",
+        "tap",
     )
 
     def __init__(self, sender: Sender, frame_bytes: int, clock: PlayoutClock) -> None:
@@ -107,6 +108,8 @@ class Playout:
         self._closed = False
         #: True while the clock ticks this call (its queue is not empty).
         self.scheduled = False
+        #: Sees each frame sent (a recorder), if set.
+        self.tap: Callable[[AudioBytes], None] | None = None
 
     @property
     def queued(self) -> int:
@@ -224,6 +227,8 @@ class Playout:
             if not sender.send_binary(frame):
                 self.close()
                 return False
+            if self.tap is not None:
+                self.tap(frame)
             horizon += FRAME_SECONDS
             item.pos = pos = pos + size
             if pos >= len(view):

@@ -8,6 +8,7 @@ values are never echoed, so a secret cannot leak into the message.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -16,8 +17,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from audio_socket.errors import ConfigurationError
-from audio_socket.handlers import HandlerFactory, resolve_handler_factory
+from audio_socket.errors import ConfigurationError, PromptError
+from audio_socket.handlers import (
+    EXAMPLES,
+    RECORDER,
+    HandlerFactory,
+    HandlerOptions,
+    resolve_handler_factory,
+)
+from audio_socket.prompts import read_wav
 from audio_socket.vonage_app import Application, load_application
 
 MIN_SECRET_BYTES = 32
@@ -58,6 +66,10 @@ class AudioSettings(BaseSettings):
     outbound_buffer_bytes: int = Field(65536, ge=4096)
     #: Milliseconds of a prompt sent ahead of real time (play(): playout.py).
     playout_lead_ms: int = Field(200, ge=20, le=2000)
+    #: The example handlers' settings (``audio_socket/handlers/__init__.py``).
+    recorder_dir: Path | None = None
+    prompt_wav: Path | None = None
+    menu_transfer_number: str | None = Field(None, pattern=r"^[1-9]\d{6,14}$")
     log_level: LogLevel = "INFO"
     #: ``uvloop`` (C event loop: about a third less CPU per frame) or ``asyncio``;
     #: ``auto`` takes uvloop when it is installed.
@@ -81,8 +93,10 @@ class AudioSettings(BaseSettings):
     @field_validator("audio_handler")
     @classmethod
     def _resolvable(cls, value: str) -> str:
-        # Fail at start-up, not at the first call: import the factory now.
-        resolve_handler_factory(value, echo_delay_ms=0)
+        # Fail at start-up, not at the first call: import the factory now (an
+        # example's own settings are checked by load_settings).
+        if value not in EXAMPLES:
+            resolve_handler_factory(value, echo_delay_ms=0)
         return value
 
     @field_validator("log_level", mode="before")
@@ -122,7 +136,17 @@ class AudioSettings(BaseSettings):
 
     def handler_factory(self) -> HandlerFactory:
         """The factory ``AUDIO_HANDLER`` and ``ECHO_DELAY_MS`` select."""
-        return resolve_handler_factory(self.audio_handler, self.echo_delay_ms)
+        options = HandlerOptions(self.recorder_dir, self.prompt_wav, self.menu_transfer_number)
+        return resolve_handler_factory(self.audio_handler, self.echo_delay_ms, options)
+
+    def handler_problems(self) -> list[tuple[str, str]]:
+        """What is wrong with the example handler's settings, by variable."""
+        problems = []
+        if self.audio_handler == RECORDER:
+            problems += _directory_problems(self.recorder_dir)
+        if self.prompt_wav is not None:
+            problems += _prompt_problems(self.prompt_wav)
+        return problems
 
 
 def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -131,6 +155,26 @@ def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
+
+
+def _directory_problems(directory: Path | None) -> list[tuple[str, str]]:
+    if directory is None:
+        return [("RECORDER_DIR", "required with AUDIO_HANDLER=recorder, not set")]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return [("RECORDER_DIR", f"cannot be created: {exc.strerror}")]
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return [("RECORDER_DIR", "is not writable by this user")]
+    return []
+
+
+def _prompt_problems(path: Path) -> list[tuple[str, str]]:
+    try:
+        read_wav(path, 8000)
+    except PromptError as exc:
+        return [("PROMPT_WAV", str(exc))]
+    return []
 
 
 def load_settings(env_file: str | None = ".env") -> AudioSettings:
@@ -144,6 +188,8 @@ def load_settings(env_file: str | None = ".env") -> AudioSettings:
     except ValidationError as exc:
         raise ConfigurationError(_describe(error) for error in exc.errors()) from None
     settings.application()  # the credentials are checked now, not at the first hang-up
+    if problems := settings.handler_problems():
+        raise ConfigurationError(problems)
     return settings
 
 

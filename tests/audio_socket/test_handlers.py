@@ -236,7 +236,7 @@ def test_custom_handler_may_be_a_nested_attribute() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("echoes", "expected 'echo' or module:factory"),
+        ("echoes", "expected 'echo', 'recorder', 'barge_in', 'menu' or module:factory"),
         ("module_only:", "expected"),
         (":factory", "expected"),
         ("no_such_module_here:factory", "cannot import 'no_such_module_here'"),
