@@ -4,9 +4,9 @@
 ``docs/vonage-protocol.md`` describes — signed answer request, the NCCO run (talk,
 connect), the WebSocket leg with real-time 20 ms frames, signed events, and a
 reconnect when the server closes the socket under the call — and reports what
-came back. ``python -m simulator load BASE_URL --calls N --seconds S`` runs N
-such calls at once and says how late its own frames left, so a slow simulator
-is never mistaken for a slow server.
+came back and what the caller heard of it. ``python -m simulator load BASE_URL
+--calls N --seconds S`` runs N such calls at once and says how late its own
+frames left, so a slow simulator is never mistaken for a slow server.
 
 Modules, from the wire up:
 
@@ -14,6 +14,8 @@ Modules, from the wire up:
 * ``ncco`` — the NCCO checked and parsed; ``audio`` — WAV in, stamped frames out;
 * ``stream`` — one call's frames out and matches back (the per-frame hot path);
 * ``pacer`` — the one pacing loop per process; ``leg`` — the WebSocket leg;
+* ``playout`` — Vonage's playout buffer (what the caller hears, and when);
+  ``heard`` — its timeline and real-time WAV;
 * ``call`` — one call, run as Vonage runs it; ``report`` — its figures;
 * ``load``, ``load_report`` — many calls over worker processes; ``cli`` — commands.
 

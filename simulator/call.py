@@ -117,6 +117,8 @@ class CallRecord:
     exchanges: list[Exchange] = field(default_factory=list)
     talks: list[str] = field(default_factory=list)
     talk_seconds: float = 0.0  # how long the call flow waited on talk
+    #: (start, end, text) of each talk as the caller heard it (monotonic times).
+    talk_spans: list[tuple[float, float, str]] = field(default_factory=list)
     text_messages: int = 0
     started_at: float = 0.0
     ended_at: float = 0.0
@@ -282,6 +284,9 @@ class Call:
         seconds = 0.0 if self.options.instant_talk else talk_seconds(talk.text, talk.loop or 1)
         note = " (bargeIn: the next action starts at once)" if talk.barge_in else ""
         self.ctx.say(f"talk: {talk.text} [{seconds:.1f} s]{note}")
+        if seconds:
+            now = time.monotonic()
+            self.record.talk_spans.append((now, now + seconds, talk.text))
         if talk.barge_in or not seconds:
             return
         self.record.talk_seconds += seconds
@@ -364,6 +369,9 @@ class Call:
     async def _stream(self, connection: AudioConnection, audio: CallAudio, leg: LegRecord) -> bool:
         """Stream until the caller hangs up (True) or the server closes the socket (False)."""
         connection.audio_sink = audio.on_audio
+        playout = audio.playout
+        playout.reply = connection.send_text_now
+        connection.control_sink = lambda text: playout.control(time.monotonic(), text)
         audio.sink = connection
         if self.finished is None:
             self.finished = self.ctx.pacer.add(audio)
@@ -383,6 +391,7 @@ class Call:
             self.record.text_messages += await reader
         finally:
             audio.sink = None
+            playout.close(time.monotonic())  # what Vonage still held is never heard
             reader.cancel()
         return hung_up
 

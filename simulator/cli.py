@@ -28,11 +28,12 @@ from simulator.call import (
     SignalCache,
 )
 from simulator.errors import SimulatorError, UsageError
+from simulator.heard import heard_samples
 from simulator.local_stack import default_cafile, default_secret, read_secret_file
 from simulator.ncco import MAX_LIMIT_SECONDS
 from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
-from simulator.report import build_report, render
+from simulator.report import ECHO, EXPECTATIONS, build_report, render
 from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
 from simulator.webhook import Timeouts, WebhookClient
 
@@ -118,7 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     # No abbreviations: `--secret VALUE` must not pass for `--secret-file`.
     call = commands.add_parser("call", parents=[common], help="place one call", allow_abbrev=False)
     call.add_argument("--dtmf", default="", help="key presses sent along the way, e.g. 123#")
-    call.add_argument("--out", type=Path, help="write the audio that came back to this WAV")
+    call.add_argument(
+        "--out",
+        type=Path,
+        help="write what the caller heard to this WAV, at its real time from the answer",
+    )
+    call.add_argument(
+        "--expect",
+        choices=EXPECTATIONS,
+        default=ECHO,
+        help="what the call should sound like: the caller's own audio back byte-exact"
+        " (echo, the default), any audio (a prompt or a bot), or silence;"
+        " the exit status follows it",
+    )
     load = commands.add_parser(
         "load", parents=[common], help="place many calls at once", allow_abbrev=False
     )
@@ -265,9 +278,12 @@ async def call_command(args: argparse.Namespace) -> int:
     finally:
         await pacer.close()
         await webhooks.aclose()
-    report = build_report(record)
-    if args.out is not None and record.audio is not None and record.audio.kept is not None:
-        write_wav(args.out, record.audio.rate, record.audio.kept)
+    report = build_report(record, args.expect)
+    if args.out is not None and record.audio is not None:
+        heard = heard_samples(
+            record.audio.playout, record.audio.rate, record.started_at, record.ended_at
+        )
+        write_wav(args.out, record.audio.rate, [heard.tobytes()])
     print(json.dumps(report.as_dict()) if args.json else render(report))
     if report.error:
         print(f"simulator: {report.error}", file=sys.stderr)

@@ -9,7 +9,7 @@ stretches of audio: the application sent too late).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -111,3 +111,81 @@ def heard_samples(
                 break
             out[start:stop] = frame[: stop - start]
     return out
+
+
+@dataclass
+class Heard:
+    """The report's account of what the caller heard (its ``heard`` object)."""
+
+    seconds: float = 0.0
+    audible_s: float = 0.0
+    overflowed: int = 0
+    max_buffered_ms: float = 0.0
+    underruns: int = 0
+    underrun_ms: float = 0.0
+    clears: list[dict[str, float]] = field(default_factory=list)
+    notifies: list[dict[str, float | None]] = field(default_factory=list)
+    timeline: list[dict[str, object]] = field(default_factory=list)
+
+
+def summarize(
+    playout: Playout, origin: float, until: float, talks: list[tuple[float, float, str]]
+) -> Heard:
+    """What the caller heard, in figures, times in seconds from ``origin``."""
+    spans = timeline(playout, origin, until, talks)
+    underruns = [s for s in spans if s.heard == UNDERRUN]
+    return Heard(
+        seconds=round(playout.heard * FRAME_SECONDS, 3),
+        audible_s=round(playout.heard_audible * FRAME_SECONDS, 3),
+        overflowed=playout.overflowed,
+        max_buffered_ms=round(playout.max_buffered * 1000, 1),
+        underruns=len(underruns),
+        underrun_ms=round(sum(s.to_s - s.from_s for s in underruns) * 1000, 1),
+        clears=[
+            {
+                "at_s": round(at - origin, 3),
+                "dropped_frames": dropped,
+                # What played after the clear was received: new audio only.
+                "heard_after_ms": round(playout.heard_after(at) * 1000, 1),
+            }
+            for at, dropped in playout.clears
+        ],
+        notifies=[
+            {
+                "asked_s": round(asked - origin, 3),
+                "answered_s": None if answered is None else round(answered - origin, 3),
+            }
+            for asked, answered in playout.notifies
+        ],
+        timeline=[span.as_dict() for span in spans],
+    )
+
+
+#: Timeline lines shown in the text report (all of them are in the JSON).
+SHOWN_SPANS = 20
+
+
+def render_heard(heard: Heard) -> list[str]:
+    """The text report's lines about what the caller heard."""
+    lines = [
+        f"  heard     {heard.seconds:.2f} s ({heard.audible_s:.2f} s not silence),"
+        f" Vonage's buffer at most {heard.max_buffered_ms:.0f} ms,"
+        f" {heard.overflowed} frames overflowed,"
+        f" {heard.underruns} underruns ({heard.underrun_ms:.0f} ms)"
+    ]
+    lines.extend(
+        f"  clear     at {c['at_s']:.2f} s: {c['dropped_frames']:.0f} frames dropped,"
+        f" {c['heard_after_ms']:.0f} ms heard after it"
+        for c in heard.clears
+    )
+    for n in heard.notifies:
+        answered = (
+            "never answered" if n["answered_s"] is None else f"answered {n['answered_s']:.2f} s"
+        )
+        lines.append(f"  notify    at {n['asked_s']:.2f} s, {answered}")
+    for span in heard.timeline[:SHOWN_SPANS]:
+        text = f' "{span["text"]}"' if "text" in span else ""
+        lines.append(f"  {span['from_s']:7.2f}-{span['to_s']:7.2f} s  {span['heard']}{text}")
+    if len(heard.timeline) > SHOWN_SPANS:
+        lines.append(f"  ... {len(heard.timeline) - SHOWN_SPANS} more (--json has them all)")
+    return lines

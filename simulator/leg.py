@@ -45,22 +45,33 @@ MAX_WRITE_BUFFER = 128 * 1024
 
 
 class AudioConnection(ClientConnection):
-    """A client connection whose binary messages go straight to ``audio_sink``."""
+    """A client connection whose binary messages go straight to ``audio_sink``.
+
+    Control messages (``clear``, ``notify``) go to ``control_sink`` the same way,
+    so that the playout model sees them in their place among the audio frames
+    (websockets' message queue would hand them over only after later frames).
+    """
 
     audio_sink: Callable[[BytesLike], None] | None = None
+    #: Takes a text message; True when it was a control message it acted on.
+    control_sink: Callable[[str], bool] | None = None
     stalled = False
+    controls = 0
 
     def process_event(self, event: Event) -> None:
         """Hand whole binary messages to the sink; everything else as usual."""
-        sink = self.audio_sink
-        if (
-            sink is not None
-            and isinstance(event, Frame)
-            and event.opcode is Opcode.BINARY
-            and event.fin
-        ):
-            sink(event.data)
-            return
+        if isinstance(event, Frame) and event.fin:
+            if event.opcode is Opcode.BINARY and self.audio_sink is not None:
+                self.audio_sink(event.data)
+                return
+            if event.opcode is Opcode.TEXT and self.control_sink is not None:
+                try:
+                    text = bytes(event.data).decode()
+                except UnicodeDecodeError:
+                    text = None  # websockets fails the connection on it
+                if text is not None and self.control_sink(text):
+                    self.controls += 1
+                    return
         super().process_event(event)
 
     def send_frame(self, frame: bytes) -> bool:
@@ -144,12 +155,11 @@ def first_message(endpoint: WebsocketEndpoint) -> dict[str, Any]:
 
 
 async def serve_text(connection: AudioConnection, on_audio: Callable[[BytesLike], None]) -> int:
-    """Answer control messages until the socket closes; the number of text messages.
+    """Read until the socket closes; the number of text messages.
 
-    docs/vonage-protocol.md §3 (third-party code): ``{"action":"clear"}`` is answered
-    with ``websocket:cleared``, ``{"action":"notify"}`` with ``websocket:notify``
-    (at once: the simulator plays what it receives as it arrives). Anything else
-    is ignored.
+    Control messages (``clear``, ``notify``) never get here: the playout model
+    answers them as they arrive (``control_sink``, ``playout.py``). Any other
+    text is counted and ignored (docs/vonage-protocol.md §3).
     """
     texts = 0
     try:
@@ -158,24 +168,6 @@ async def serve_text(connection: AudioConnection, on_audio: Callable[[BytesLike]
                 on_audio(message)  # a fragmented binary message, assembled
                 continue
             texts += 1
-            reply = control_reply(message)
-            if reply is not None:
-                await connection.send(json.dumps(reply))
     except ConnectionClosed:
         pass
-    return texts
-
-
-def control_reply(message: str) -> dict[str, Any] | None:
-    """What Vonage answers to a control message, or None."""
-    try:
-        value = json.loads(message)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    if value.get("action") == "clear":
-        return {"event": "websocket:cleared"}
-    if value.get("action") == "notify":
-        return {"event": "websocket:notify", "payload": value.get("payload", {})}
-    return None
+    return texts + connection.controls

@@ -25,9 +25,15 @@ import numpy.typing as npt
 
 from simulator.audio import FRAME_MS
 from simulator.call import CallRecord, LegRecord
+from simulator.heard import AUDIO, SILENCE, Heard, render_heard, summarize
+from simulator.playout import CAPACITY
 from simulator.stream import FRAME_SECONDS, CallAudio
 
 Floats = npt.NDArray[np.float64]
+
+#: What ``--expect`` may say the call sounds like.
+ECHO = "echo"
+EXPECTATIONS = (ECHO, AUDIO, SILENCE)
 
 
 def percentiles(values: Floats) -> dict[str, float]:
@@ -106,6 +112,9 @@ class CallReport:
     dtmf_sent: str
     text_messages: int
     legs: list[dict[str, Any]]
+    #: What the call was expected to sound like (``--expect``).
+    expect: str = ECHO
+    heard: Heard = field(default_factory=Heard)
     rtt_ms: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
     #: When each frame of ``rtt_ms`` left (``time.monotonic()`` seconds).
     rtt_at_s: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
@@ -118,13 +127,19 @@ class CallReport:
         return data
 
 
-def build_report(record: CallRecord) -> CallReport:
-    """Figures from the raw record of one call."""
+def build_report(record: CallRecord, expect: str = ECHO) -> CallReport:
+    """Figures from the raw record of one call, and its verdict against ``expect``.
+
+    ``echo``: every frame sent came back byte-exact (outside reconnect gaps);
+    ``audio``: the caller heard audio and nothing overflowed Vonage's buffer;
+    ``silence``: the caller heard nothing but silence.
+    """
     audio = record.audio
-    frames, echo = Frames(), Echo()
+    frames, echo, heard = Frames(), Echo(), Heard()
     rtt = rtt_at = lateness = np.zeros(0)
     reconnects: list[Reconnect] = []
     if audio is not None:
+        heard = summarize(audio.playout, record.started_at, record.ended_at, record.talk_spans)
         sent, recv = _times(audio)
         echoed = (sent > 0) & (recv > 0)
         rtt, rtt_at = (recv - sent)[echoed] * 1000, sent[echoed]
@@ -134,9 +149,15 @@ def build_report(record: CallRecord) -> CallReport:
         frames = _frames(audio, sent, recv, excused)
         echo = _echo(frames, rtt)
     error = record.error
-    passed = error is None and frames.lost_outside_gaps == 0 and echo.byte_exact
-    if error is None and not passed:
-        error = _audio_problem(frames, echo)
+    if expect == ECHO:
+        passed = error is None and frames.lost_outside_gaps == 0 and echo.byte_exact
+        if error is None and not passed:
+            error = _audio_problem(frames, echo)
+    elif error is None:
+        error = _heard_problem(expect, heard, frames)
+        passed = error is None
+    else:
+        passed = False
     if error is None and record.events_failed:
         # The call went on, as on Vonage; the application still missed events it is owed.
         passed = False
@@ -162,6 +183,8 @@ def build_report(record: CallRecord) -> CallReport:
         dtmf_sent="".join(d for _, d in audio.dtmf_sent) if audio else "",
         text_messages=record.text_messages,
         legs=[_leg_dict(leg) for leg in record.legs],
+        expect=expect,
+        heard=heard,
         rtt_ms=rtt,
         rtt_at_s=rtt_at,
         lateness_ms=lateness,
@@ -268,6 +291,22 @@ def _audio_problem(frames: Frames, echo: Echo) -> str:
     return "echo not byte-exact: " + ", ".join(parts) if parts else f"echo check failed ({echo})"
 
 
+def _heard_problem(expect: str, heard: Heard, frames: Frames) -> str | None:
+    """Why the call does not sound as ``expect`` says, or None when it does."""
+    if heard.overflowed:
+        return (
+            f"{heard.overflowed} frames overflowed Vonage's buffer of {CAPACITY} frames:"
+            " send prompts at real time (play(), not send_audio)"
+        )
+    if expect == AUDIO and not heard.audible_s:
+        if not frames.received:
+            return "no audio came back"
+        return f"the caller heard only silence ({_count(frames.received, 'message')} came back)"
+    if expect == SILENCE and heard.audible_s:
+        return f"the caller heard {heard.audible_s:.2f} s of audio, not silence"
+    return None
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -326,6 +365,7 @@ def render(report: CallReport) -> str:
         )
     if report.dtmf_sent:
         lines.append(f"  dtmf      {report.dtmf_sent}")
+    lines.extend(render_heard(report.heard))
     lines.append("  events    " + ", ".join(_exchange_text(x) for x in report.events))
     lines.extend(f"  FAILED    {line}" for line in report.events_failed)
     return "\n".join(lines)

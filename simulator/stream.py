@@ -19,6 +19,7 @@ import time
 from typing import Protocol
 
 from simulator.audio import FRAME_MS, Signal
+from simulator.playout import Playout
 
 BytesLike = bytes | bytearray | memoryview
 
@@ -55,12 +56,12 @@ class CallAudio:
         "finished",
         "frames",
         "index",
-        "kept",
         "last_matched",
         "n",
         "next",
         "next_k",
         "out_of_order",
+        "playout",
         "rate",
         "received",
         "recv_at",
@@ -87,7 +88,8 @@ class CallAudio:
         self.received = self.silent = self.unmatched = 0
         self.duplicates = self.out_of_order = 0
         self.last_matched = -1
-        self.kept: list[bytes] | None = [] if keep else None
+        #: Vonage's playout buffer: what the caller hears of what came back, and when.
+        self.playout = Playout(keep=keep)
         self.use_signal(signal)
 
     def use_signal(self, signal: Signal) -> None:
@@ -137,9 +139,12 @@ class CallAudio:
         if i is None:
             if data == self.silence:
                 self.silent += 1
+                self.playout.push(t, data, False)
             else:
                 self.unmatched += 1
+                self.playout.push(t, data, data.count(0) != len(data))
         else:
+            self.playout.push(t, data, True)
             if self.recv_at[i]:
                 self.duplicates += 1
             else:
@@ -147,5 +152,3 @@ class CallAudio:
             if i < self.last_matched:
                 self.out_of_order += 1
             self.last_matched = i
-        if self.kept is not None:
-            self.kept.append(data)

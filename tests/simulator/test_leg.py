@@ -1,8 +1,8 @@
-"""The socket leg's pure parts: the first message and the control replies."""
+"""The socket leg's pure parts: the first message (control replies: test_playout.py)."""
 
 from __future__ import annotations
 
-from simulator.leg import control_reply, first_message
+from simulator.leg import first_message
 from simulator.ncco import WebsocketEndpoint
 
 
@@ -28,15 +28,3 @@ def test_first_message_headers_cannot_override_the_event() -> None:
         "event": "websocket:connected",
         "content-type": "audio/l16;rate=8000",
     }
-
-
-def test_control_replies() -> None:
-    """clear is answered with cleared, notify with its payload; anything else ignored."""
-    assert control_reply('{"action":"clear"}') == {"event": "websocket:cleared"}
-    assert control_reply('{"action":"notify","payload":{"n":1}}') == {
-        "event": "websocket:notify",
-        "payload": {"n": 1},
-    }
-    assert control_reply('{"event":"whatever"}') is None
-    assert control_reply("not json") is None
-    assert control_reply("[1]") is None
