@@ -192,10 +192,11 @@ async def test_the_recording_lines_up_with_what_was_sent_and_heard(
     place: PlaceCall, tmp_path: Path
 ) -> None:
     """Left: the caller's frames in order; right: the echo at the same positions."""
-    placed = await place(lambda: RecordingHandler(EchoHandler(), tmp_path), 2.0, expect="echo")
+    folder = tmp_path / "recordings"
+    placed = await place(lambda: RecordingHandler(EchoHandler(), folder), 2.0, expect="echo")
     assert placed.report.passed, placed.report.error
-    assert os.listdir(tmp_path) == [f"{CALL_UUID}-1.wav"]  # one file per leg
-    with wave.open(str(tmp_path / f"{CALL_UUID}-1.wav"), "rb") as wav:
+    assert os.listdir(folder) == [f"{CALL_UUID}-1.wav"]  # one file per leg
+    with wave.open(str(folder / f"{CALL_UUID}-1.wav"), "rb") as wav:
         assert (wav.getnchannels(), wav.getframerate()) == (2, 16000)
         stereo = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
     size = 320  # samples per frame at 16 kHz
