@@ -318,3 +318,13 @@ def test_images_are_pinned(resources: list[Resource]) -> None:
         image = container["image"]
         assert ":" in image.rsplit("/", 1)[-1], (name, image)
         assert not image.endswith(":latest"), (name, image)
+
+
+def test_caddy_runs_the_project_s_image(resources: list[Resource]) -> None:
+    """Not the official image: its binary's file capability cannot be executed with every
+    capability dropped; caddy/Dockerfile makes a plain copy of it."""
+    image = _pod(resources, "caddy")["containers"][0]["image"]
+    assert image.rsplit(":", 1)[0].endswith("/caddy")
+    assert not image.startswith(("caddy:", "docker.io/library/caddy:"))
+    dockerfile = (REPO_ROOT / "caddy" / "Dockerfile").read_text()
+    assert "cp /usr/bin/caddy" in dockerfile
