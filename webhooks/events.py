@@ -19,8 +19,10 @@ __all__ = [
     "RETRY_STATUSES",
     "CallEvent",
     "CallStatus",
+    "ErrorReport",
     "Reply",
     "SocketLeg",
+    "parse_error_report",
     "parse_event",
     "plan_reply",
 ]
@@ -100,6 +102,24 @@ def parse_event(params: Mapping[str, Any], socket_uri: str) -> CallEvent:
         duration=_text(params.get("duration")),
         caller=params.get("from"),
         socket_leg=_socket_leg(params, socket_uri),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    """Vonage's report of an NCCO it could not run (§5): a reason, no leg, no status."""
+
+    reason: str | None
+    conversation_uuid: str | None
+
+
+def parse_error_report(params: Mapping[str, Any]) -> ErrorReport | None:
+    """The error report these fields are, or None when they are an ordinary event."""
+    if "reason" not in params or "status" in params or "uuid" in params:
+        return None
+    return ErrorReport(
+        reason=_text(params.get("reason"), limit=200),
+        conversation_uuid=_text(params.get("conversation_uuid")),
     )
 
 

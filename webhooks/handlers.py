@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from webhooks.credentials import SocketCredentials
 from webhooks.errors import MethodRefused
-from webhooks.events import CallEvent, Reply, parse_event, plan_reply
+from webhooks.events import CallEvent, Reply, parse_error_report, parse_event, plan_reply
 from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.ncco import Action, NccoBuilder
 from webhooks.payloads import parse_params, read_body, require_uuid
@@ -58,6 +58,14 @@ class Webhooks:
     async def events(self, request: Request) -> Response:
         """The event webhook: log the event; reconnect or apologise for a lost socket (§4)."""
         params = await self._receive(request)
+        if (error := parse_error_report(params)) is not None:
+            # Vonage could not run an NCCO of this call; the call flow has moved on.
+            self.stats.observe_event("error", Reply.CARRY_ON)
+            log.warning(
+                "vonage reported an error",
+                extra={"reason": error.reason, "conversation_uuid": error.conversation_uuid},
+            )
+            return Response(status_code=int(HTTPStatus.NO_CONTENT))
         event = parse_event(params, self.ncco.socket_uri)
         reply = plan_reply(event, self.settings.reconnect_attempts)
         self.stats.observe_event(event.status, reply)

@@ -105,6 +105,18 @@ async def test_echo_is_byte_exact_at_each_rate(rate: int) -> None:
         assert await echo_round(ws, frames) == frames
 
 
+@pytest.mark.parametrize(
+    "call_uuid",
+    ["63f61863-4a51-4f6b-86e1-46edebcf9356", "aaaaaaaabbbbccccdddd0123456789ab"],
+    ids=["dashed", "32-hex"],
+)
+async def test_both_uuid_forms_are_admitted(server: AudioServer, call_uuid: str) -> None:
+    """An app leg's dashed uuid and an inbound phone leg's 32 hex digits both admit a call."""
+    frames = [os.urandom(FRAME_BYTES[16000]) for _ in range(5)]
+    async with open_call(server.port, call_uuid=call_uuid) as ws:
+        assert await echo_round(ws, frames) == frames
+
+
 async def test_delayed_echo_arrives_after_the_delay() -> None:
     """ECHO_DELAY_MS=200: each frame returns 200 ms later, give or take a frame."""
     settings = make_settings(echo_delay_ms=200)

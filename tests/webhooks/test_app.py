@@ -247,6 +247,37 @@ def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "call_uuid",
+    ["aaaaaaaabbbbccccdddd0123456789ab", "63f61863-4a51-4f6b-86e1-46edebcf9356"],
+    ids=["phone-leg-32-hex", "app-leg-dashed"],
+)
+def test_both_uuid_forms_answer_and_reconnect(client: TestClient, call_uuid: str) -> None:
+    """An inbound phone leg's 32 hex digits and an app leg's dashed uuid both work (§1)."""
+    connect = get_answer(client, ANSWER_PARAMS | {"uuid": call_uuid}).json()[1]
+    assert credential_claims(connect)["sub"] == call_uuid
+    leg = socket_event(connect, "disconnected", "63f61863-0000-4000-8000-00000000beef")
+    (reconnect,) = post_json(client, EVENTS, leg).json()
+    assert reconnect["endpoint"][0]["headers"] == {"call_uuid": call_uuid, "attempt": 2}
+    assert credential_claims(reconnect)["sub"] == call_uuid
+
+
+def test_error_report_without_a_leg_is_answered_204(
+    client: TestClient, logs: pytest.LogCaptureFixture
+) -> None:
+    """Vonage's report of an NCCO it could not run carries no uuid: logged, answered 204."""
+    report = {
+        "reason": "NCCO action 0 (record): unknown action",
+        "conversation_uuid": ANSWER_PARAMS["conversation_uuid"],
+        "timestamp": "2026-11-24T10:00:00.000Z",
+    }
+    response = post_json(client, EVENTS, report)
+    assert response.status_code == 204
+    [record] = [r for r in logs.records if r.message == "vonage reported an error"]
+    assert record.levelname == "WARNING"
+    assert record.__dict__["reason"] == report["reason"]
+
+
 @pytest.mark.parametrize("status", ["unanswered", "timeout", "rejected"])
 def test_other_open_failures_reconnect(client: TestClient, status: str) -> None:
     """A socket that could not be opened for any documented reason is reconnected."""

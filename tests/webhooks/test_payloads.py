@@ -74,9 +74,17 @@ def test_post_parameters_come_from_the_json_body() -> None:
     assert parse_params(request, b'{"uuid": "from-body"}') == {"uuid": "from-body"}
 
 
-@pytest.mark.parametrize("uuid", ["63f61863-4a51-4f6b-86e1-46edebcf9356", "CON-a.b:c_d", "x"])
+@pytest.mark.parametrize(
+    "uuid",
+    [
+        "63f61863-4a51-4f6b-86e1-46edebcf9356",  # an app or outbound leg
+        "aaaaaaaabbbbccccdddd0123456789ab",  # an inbound phone leg: 32 hex, no dashes
+        "CON-a.b:c_d",
+        "x",
+    ],
+)
 def test_uuid_accepted(uuid: str) -> None:
-    """Vonage-like uuids are accepted as they are."""
+    """Vonage-like uuids, in both of Vonage's forms, are accepted as they are."""
     assert require_uuid({"uuid": uuid}) == uuid
 
 
