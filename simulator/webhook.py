@@ -7,9 +7,9 @@ connect, 5 s to read an answer and 10 s to read an event's response
 ``eventType: synchronous`` the events about a socket leg that ended (§4) — is tried
 twice, about a second apart, then the application's ``fallback_answer_url`` twice:
 an answer that still fails ends the call; an event goes on with the call flow. A
-certificate error, an invalid URL and any status but 429, 503 and 504 are not
-retried at the same URL. Any 2xx (200-205) is success. §5: every other event is a
-notification: posted once, its failure reported, never ending the call.
+certificate error, an invalid URL and (for the answer) any status but 429, 503 and
+504 are not retried at the same URL. Any 2xx (200-205) is success. §5: every other
+event is a notification: posted once, its failure reported, never ending the call.
 """
 
 from __future__ import annotations
@@ -143,7 +143,14 @@ class WebhookClient:
         targets = [url] if fallback_url is None else [url, fallback_url]
         kind = str(payload.get("status"))
         body, exchange = await self._fetch(
-            kind, targets, method, payload, read_timeout=self.timeouts.event, log=log, leg=leg
+            kind,
+            targets,
+            method,
+            payload,
+            read_timeout=self.timeouts.event,
+            log=log,
+            leg=leg,
+            any_status=True,  # "tries twice" (§6): the answer URL's status rule is its own
         )
         if not body.strip():
             return None  # no NCCO: the call flow goes on
@@ -181,6 +188,7 @@ class WebhookClient:
         read_timeout: float,
         log: list[Exchange],
         leg: int | None = None,
+        any_status: bool = False,
     ) -> tuple[bytes, Exchange]:
         """The body of the first 2xx answer, trying each URL as Vonage does; else WebhookError."""
         failure: WebhookError | None = None
@@ -203,7 +211,7 @@ class WebhookClient:
                     exchange.error = f"HTTP {status}"
                     failure = WebhookError(
                         f"{kind} webhook {url} answered HTTP {status}",
-                        retry=status in RETRY_STATUSES,
+                        retry=any_status or status in RETRY_STATUSES,
                     )
                 if not failure.retry:
                     break  # on to the fallback URL, if there is one
