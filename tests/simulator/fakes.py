@@ -41,6 +41,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     claims: dict[str, Any] | None = None
+    received_at: float = 0.0  # monotonic
 
     def fields(self) -> dict[str, Any]:
         """The webhook's fields: JSON body, or query string (objects in it as JSON)."""
@@ -167,6 +168,7 @@ class FakeWebhooks:
         self._writers.add(writer)
         try:
             while (request := await self._read(reader)) is not None:
+                request.received_at = time.monotonic()
                 if self.keep:
                     self.requests.append(request)
                 request.claims = verify(request)
@@ -227,6 +229,7 @@ class FakeSocket:
     refuse: int | None = None
     first_messages: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
+    upgraded_at: list[float] = field(default_factory=list)  # monotonic time of each upgrade
     texts: list[str] = field(default_factory=list)
     frames_in: int = 0
     _server: Server | None = None
@@ -260,6 +263,7 @@ class FakeSocket:
 
     def _check(self, connection: ServerConnection, request: WsRequest) -> WsResponse | None:
         self.authorizations.append(request.headers.get("Authorization"))
+        self.upgraded_at.append(time.monotonic())
         if self.refuse is not None:
             body = HTTPStatus(self.refuse).phrase.encode()
             return WsResponse(self.refuse, HTTPStatus(self.refuse).phrase, Headers(), body)

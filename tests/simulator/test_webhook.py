@@ -14,7 +14,7 @@ from simulator.ncco import Connect, Talk
 from simulator.net import client_ssl_context
 from simulator.webhook import Exchange, Timeouts, WebhookClient
 from tests.simulator.certs import make_server_cert
-from tests.simulator.fakes import FakeWebhooks, Reply, Request
+from tests.simulator.fakes import FakeWebhooks, Reply, Request, Route
 
 NCCO = [{"action": "talk", "text": "hi"}]
 FAST = 0.05  # seconds between attempts, where the backoff is not what a test is about
@@ -41,7 +41,7 @@ def client(backoff: float = FAST, **timeouts: float) -> WebhookClient:
     return WebhookClient(ssl.create_default_context(), None, Timeouts(**timeouts), backoff)
 
 
-def answering(*replies: Reply) -> tuple[list[float], object]:
+def answering(*replies: Reply) -> tuple[list[float], Route]:
     """A route giving ``replies`` in turn (the last one again after), and when each came."""
     times: list[float] = []
 
