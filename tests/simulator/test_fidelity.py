@@ -218,10 +218,10 @@ async def test_unanswered_when_the_upgrade_never_completes(
 
 
 async def test_answer_request_of_a_phone_call(start_stack: StartStack, run_call: RunCall) -> None:
-    """A phone call: 32-hex uuid, endpoint_type phone, region_url; GET by default."""
+    """A phone call: 32-hex uuid, endpoint_type phone, region_url; as a GET's query too."""
     stack = await start_stack(tls=False)
     url = "https://api-us-3.vonage.com"
-    run = await run_call(stack.argv("--json", "--region-url", url, seconds=0.2))
+    run = await run_call(stack.argv("--json", "--get", "--region-url", url, seconds=0.2))
     assert run.status == 0, run.err
     query = stack.hooks.received("/webhooks/answer")[0].query
     assert HEX32.match(query["uuid"])
@@ -236,7 +236,7 @@ async def test_answer_request_of_a_phone_call(start_stack: StartStack, run_call:
 async def test_answer_request_of_an_app_call(start_stack: StartStack, run_call: RunCall) -> None:
     """An app call: from_user and custom_data instead of from, a dashed uuid."""
     stack = await start_stack(tls=False)
-    extra = ["--post", "--from-user", "alice", "--custom-data", '{"ticket": 42}']
+    extra = ["--from-user", "alice", "--custom-data", '{"ticket": 42}']
     run = await run_call(stack.argv("--json", *extra, seconds=0.2))
     assert run.status == 0, run.err
     fields = stack.hooks.received("/webhooks/answer")[0].fields()

@@ -226,4 +226,4 @@ async def test_get_omits_nulls_and_sends_objects_as_json(hooks: FakeWebhooks) ->
     finally:
         await webhooks.aclose()
     [request] = hooks.received("/webhooks/events")
-    assert request.query == {"status": "answered", "headers": '{"a": 1}'}
+    assert request.query == {"status": "answered", "headers": '{"a":1}'}

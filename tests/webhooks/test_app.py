@@ -254,7 +254,7 @@ def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
 )
 def test_both_uuid_forms_answer_and_reconnect(client: TestClient, call_uuid: str) -> None:
     """An inbound phone leg's 32 hex digits and an app leg's dashed uuid both work (§1)."""
-    connect = get_answer(client, ANSWER_PARAMS | {"uuid": call_uuid}).json()[1]
+    connect = answer(client, ANSWER_PARAMS | {"uuid": call_uuid}).json()[1]
     assert credential_claims(connect)["sub"] == call_uuid
     leg = socket_event(connect, "disconnected", "63f61863-0000-4000-8000-00000000beef")
     (reconnect,) = post_json(client, EVENTS, leg).json()
