@@ -1,10 +1,12 @@
 """Checking the per-call socket credential at the upgrade (docs/contract.md).
 
 The webhooks service mints, for each answer and reconnect, a JWT (HS256, key
-``SOCKET_TOKEN_SECRET``) naming the call in ``sub`` and expiring within
-minutes; Vonage sends it on the upgrade as ``Authorization: Bearer <jwt>``.
-Anything else is refused before a socket opens. Rejection reasons are fixed
-strings: they are logged, and never quote the token.
+``SOCKET_TOKEN_SECRET``) naming the call in ``sub`` and the connect ``attempt``,
+with a random ``jti``, expiring within a minute of the greeting's end; Vonage sends
+it on the upgrade as ``Authorization: Bearer <jwt>``. Anything else is refused
+before a socket opens. What one credential may open is ``admission.py``'s business.
+Rejection reasons are fixed strings: they are logged, and never quote the token.
+Claims this service does not know are ignored.
 """
 
 from __future__ import annotations
@@ -22,15 +24,23 @@ AUDIENCE: Final = "audio_socket"
 ISSUER: Final = "webhooks"
 ALGORITHM: Final = "HS256"
 LEEWAY_SECONDS: Final = 5
-REQUIRED_CLAIMS: Final = ("sub", "aud", "iss", "iat", "exp")
+REQUIRED_CLAIMS: Final = ("sub", "aud", "iss", "iat", "exp", "jti", "attempt")
+#: Far above any RECONNECT_ATTEMPTS; the webhooks never mint more.
+MAX_ATTEMPT: Final = 1000
+#: The webhooks mint 22 characters; a longer jti is not theirs.
+MAX_JTI_CHARS: Final = 128
 
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """A verified credential: the call it admits, until when, and its REST host."""
+    """A verified credential: the call it admits, which attempt, until when, its REST host."""
 
     call_uuid: str
     expires_at: int
+    #: Opens at most one socket on a replica (docs/security.md).
+    jti: str
+    #: The connect attempt (1 on the answer): a higher one supersedes a live socket.
+    attempt: int
     #: The Vonage API host of the call's ``region_url`` (docs/contract.md), if any: the
     #: only way it reaches this service, since whoever opens the socket writes the
     #: first message, and an application-wide JWT must never go where they say.
@@ -79,7 +89,12 @@ def verify_credential(token: str, secret: bytes) -> Credential:
     call_uuid = claims["sub"]
     if not isinstance(call_uuid, str) or not call_uuid:
         raise CredentialRejected("credential names no call")
+    jti, attempt = claims["jti"], claims["attempt"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS:
+        raise CredentialRejected("credential jti is not a short string")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 0 < attempt <= MAX_ATTEMPT:
+        raise CredentialRejected("credential attempt is not a connect attempt")
     region = claims.get("region")
     if not isinstance(region, str) or not is_vonage_api_host(region):
         region = None
-    return Credential(call_uuid, int(claims["exp"]), region)
+    return Credential(call_uuid, int(claims["exp"]), jti, attempt, region)

@@ -9,8 +9,10 @@ server turns them into responses and close frames in one place.
     ├── CannotListen              start-up: exit status 1, the address is taken
     ├── PromptError               a handler's play(): not 16-bit PCM, an unreadable WAV
     ├── HandshakeRejected         before the upgrade: an HTTP status, no socket
-    │   ├── CredentialRejected      401: missing, malformed, forged or expired
-    │   └── CallLimitReached        503: MAX_CALLS calls already live
+    │   ├── CredentialRejected      401: missing, malformed, forged, expired or used
+    │   ├── StaleAttempt            409: the call has a live socket of this attempt or later
+    │   ├── CallLimitReached        503: MAX_CALLS calls already live
+    │   └── UnsupportedVersion      426: not WebSocket version 13
     └── CallError                 after the upgrade: a close code and reason
         ├── UnsupportedData         1003: binary first message, unknown audio format
         ├── InvalidPayload          1007: first message is not a JSON object
@@ -18,6 +20,7 @@ server turns them into responses and close frames in one place.
         │   └── CredentialMismatch  1008: call_uuid is not the credential's call
         ├── FirstMessageTooBig      1009: first message over 4 KiB
         ├── PeerNotReading          aborted: outbound buffer stayed full
+        ├── Superseded              1000: a later attempt of the same call took over
         └── HandlerFailed           1011: the call handler raised
     CallControlError              a handler's hangup/transfer/say/send_dtmf failed
     └── CallControlUnavailable      no application credentials (VONAGE_APPLICATION_ID)
@@ -58,6 +61,8 @@ class Outcome(enum.StrEnum):
     REJECTED_CREDENTIAL = "rejected_credential"
     REJECTED_LIMIT = "rejected_limit"
     REJECTED_PROTOCOL = "rejected_protocol"
+    #: The socket was closed because a later attempt of its call connected.
+    SUPERSEDED = "superseded"
     FAILED = "failed"
 
 
@@ -101,6 +106,20 @@ class CredentialRejected(HandshakeRejected):
 
     status = HTTPStatus.UNAUTHORIZED
     outcome = Outcome.REJECTED_CREDENTIAL
+
+
+class StaleAttempt(HandshakeRejected):
+    """The call already has a live socket of this connect attempt or a later one."""
+
+    status = HTTPStatus.CONFLICT
+    outcome = Outcome.REJECTED_CREDENTIAL
+
+
+class UnsupportedVersion(HandshakeRejected):
+    """Not WebSocket version 13: RFC 6455 §4.2.2 asks for 426 naming the version."""
+
+    status = HTTPStatus.UPGRADE_REQUIRED
+    outcome = Outcome.REJECTED_PROTOCOL
 
 
 class CallLimitReached(HandshakeRejected):
@@ -171,6 +190,16 @@ class PeerNotReading(CallError):
 
     def __init__(self) -> None:
         super().__init__("peer not reading")
+
+
+class Superseded(CallError):
+    """A later attempt of the same call connected: this socket is closed normally."""
+
+    close_code = CloseCode.NORMAL_CLOSURE
+    outcome = Outcome.SUPERSEDED
+
+    def __init__(self) -> None:
+        super().__init__("superseded")
 
 
 class HandlerFailed(CallError):

@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import Final
 
 from websockets.http11 import Request, Response
 
+from audio_socket.admission import Admissions
 from audio_socket.call import HARD_CAP_FACTOR, SocketCall
 from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection, Limits, MaybeAwaitable
@@ -39,6 +41,7 @@ from audio_socket.errors import (
     HandlerFailed,
     HandshakeRejected,
     PolicyViolation,
+    Superseded,
 )
 from audio_socket.handlers import describe_handler
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
@@ -81,6 +84,8 @@ class AudioServer:
         self._open: set[CallConnection] = set()
         #: Admitted upgrades until their TCP connection closes: MAX_CALLS counts these.
         self._sessions: dict[CallConnection, _Session] = {}
+        #: Used credentials and each call's live socket (docs/security.md).
+        self._admissions: Admissions[CallConnection] = Admissions()
         #: Calls past their first message: the live traffic counters.
         self._calls: set[SocketCall] = set()
         self.metrics = Metrics(lambda: self._calls, max_calls=s.max_calls)
@@ -227,10 +232,16 @@ class AudioServer:
     def _admit(self, conn: CallConnection, request: Request) -> None:
         token = parse_authorization(request.headers.get_all("Authorization"))
         credential = verify_credential(token, self._secret)
-        if len(self._sessions) >= self.settings.max_calls:
+        # 401 for a used jti, 409 for a stale attempt; the jti is recorded only in
+        # opened(), once the upgrade is accepted, so a full replica has not used it up.
+        superseded = self._admissions.check(credential, time.time())
+        # A call that supersedes its own live socket takes no more room than it had.
+        live = len(self._sessions) - (superseded is not None)
+        if live >= self.settings.max_calls:
             raise CallLimitReached("call limit reached")
         conn.call_uuid = credential.call_uuid
-        self._sessions[conn] = _Session(self, conn, credential)
+        session = self._sessions[conn] = _Session(self, conn, credential)
+        session.supersedes = superseded
 
     def _reject(self, conn: CallConnection, exc: HandshakeRejected) -> Response:
         self.metrics.record_outcome(exc.outcome)
@@ -249,8 +260,25 @@ class AudioServer:
         """The upgrade is done: the first message must open the call."""
         session = self._sessions[conn]
         session.opened = True
+        credential = session.credential
+        self._admissions.admit(credential, conn)
+        if session.supersedes is not None:
+            self._supersede(session.supersedes, credential)
+            session.supersedes = None
         conn.on_binary = session.receive_first
         conn.on_text = session.receive_first
+
+    def _supersede(self, conn: CallConnection, credential: Credential) -> None:
+        """Close the call's older socket with 1000 ``superseded``: a later attempt is in."""
+        session = self._sessions.get(conn)
+        if session is None or session.error is not None:
+            return
+        log.info(
+            "call superseded",
+            extra={"call_uuid": credential.call_uuid, "attempt": credential.attempt},
+        )
+        session.error = Superseded()
+        conn.close(session.error.close_code, session.error.reason)
 
     def handshake_expired(self, conn: CallConnection) -> None:
         """No ``websocket:connected`` in time: a silent peer holds a slot for no call."""
@@ -276,6 +304,8 @@ class AudioServer:
         """The TCP connection is gone: end its call, once."""
         self._open.discard(conn)
         session = self._sessions.pop(conn, None)
+        if session is not None:
+            self._admissions.release(session.credential.call_uuid, conn)
         if session is not None and session.opened:
             if session.call is None:
                 self._end_unstarted(session)
@@ -387,6 +417,7 @@ class _Session:
         "live_handler",
         "opened",
         "server",
+        "supersedes",
     )
 
     def __init__(self, server: AudioServer, conn: CallConnection, credential: Credential) -> None:
@@ -394,6 +425,8 @@ class _Session:
         self.conn = conn
         self.credential = credential
         self.opened = False
+        #: The call's older live socket, closed once this upgrade is accepted.
+        self.supersedes: CallConnection | None = None
         self.call: SocketCall | None = None
         #: The same call, once started (events need no None check).
         self.live: SocketCall

@@ -47,6 +47,7 @@ def build_ncco(uri: str, call_uuid: str, events_url: str, secret: str | None) ->
             "iat": now,
             "exp": now + TOKEN_TTL,
             "jti": secrets.token_hex(8),
+            "attempt": 1,
         }
         token = jwt.encode(claims, secret, algorithm="HS256")
         endpoint["authorization"] = {"type": "custom", "value": f"Bearer {token}"}

@@ -24,7 +24,7 @@ from webhooks.settings import ContentType, Settings
 
 __all__ = [
     "MAX_HEADERS_BYTES",
-    "SPEECH_CHARACTERS_PER_SECOND",
+    "SPEECH_WORDS_PER_MINUTE",
     "Action",
     "NccoBuilder",
     "caller_id",
@@ -38,15 +38,24 @@ Action = dict[str, Any]
 MAX_HEADERS_BYTES = 511
 # docs/vonage-protocol.md §2: `from` is digits only, the Python SDK's PhoneNumber pattern.
 _E164_RE = re.compile(r"[1-9]\d{6,14}")
-# Text-to-speech runs at ~13-16 characters a second; a slow rate overestimates the
-# greeting, so a credential outlives it. SSML pauses are not counted: a greeting with
-# long <break>s needs a longer SOCKET_TOKEN_TTL (docs/security.md).
-SPEECH_CHARACTERS_PER_SECOND = 8
+# Vonage publishes no speaking rate; voices at their default rate speak ~150 words a
+# minute. A slow rate overestimates the greeting, so a credential outlives it. SSML tags
+# are not spoken; a <break time="..."> adds its pause.
+SPEECH_WORDS_PER_MINUTE = 100
+_SPEECH_LEAD_SECONDS = 1.0
+_SSML_TAG = re.compile(r"<[^>]*>")
+_SSML_BREAK = re.compile(r"""<break\b[^>]*\btime\s*=\s*["']?(\d+(?:\.\d+)?)\s*(ms|s)["']?""", re.I)
+_WORD = re.compile(r"\w+")
 
 
 def speech_seconds(text: str) -> float:
     """A generous estimate of how long Vonage takes to speak ``text``."""
-    return len(text) / SPEECH_CHARACTERS_PER_SECOND
+    pauses = sum(
+        float(amount) / (1000 if unit.lower() == "ms" else 1)
+        for amount, unit in _SSML_BREAK.findall(text)
+    )
+    words = len(_WORD.findall(_SSML_TAG.sub(" ", text)))
+    return _SPEECH_LEAD_SECONDS + words * 60 / SPEECH_WORDS_PER_MINUTE + pauses
 
 
 def caller_id(number: object) -> str | None:

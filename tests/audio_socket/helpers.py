@@ -48,6 +48,7 @@ def mint(
         "iat": now,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
+        "attempt": 1,
     }
     payload.update(claims)
     payload = {k: v for k, v in payload.items() if v is not None}

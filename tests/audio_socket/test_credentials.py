@@ -117,3 +117,25 @@ def test_bad_authorization_headers_are_rejected(values: list[str], reason: str) 
     """No header, another scheme, no token or two headers: 401."""
     with pytest.raises(CredentialRejected, match=reason):
         parse_authorization(values)
+
+
+def test_jti_and_attempt_are_read() -> None:
+    """The credential's jti and connect attempt reach the server."""
+    credential = verify_credential(mint(jti="j-1", attempt=3), KEY)
+    assert (credential.jti, credential.attempt) == ("j-1", 3)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        mint(attempt=0),
+        mint(attempt="1"),
+        mint(attempt=True),
+        mint(attempt=1001),
+        mint(jti="x" * 129),
+    ],
+)
+def test_bad_jti_or_attempt_is_refused(token: str) -> None:
+    """An attempt that is not 1 to 1000, or an overlong jti, is no credential of ours."""
+    with pytest.raises(CredentialRejected):
+        verify_credential(token, KEY)

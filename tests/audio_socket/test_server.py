@@ -497,3 +497,73 @@ async def test_drain_refuses_new_calls_and_keeps_live_ones() -> None:
         await server.close_calls()
         assert await close_of(ws) == (1001, "server draining")
         await eventually(lambda: calls_with(server, Outcome.DRAINED) == 1)
+
+
+# One socket per credential, one per call (docs/security.md)
+
+
+@pytest.mark.parametrize("missing", ["jti", "attempt"])
+async def test_credential_without_jti_or_attempt_is_401(server: AudioServer, missing: str) -> None:
+    """jti and attempt are required claims."""
+    token = mint(jti=None) if missing == "jti" else mint(attempt=None)
+    with pytest.raises(InvalidStatus) as caught:
+        async with open_socket(server.port, token):
+            pass
+    assert caught.value.response.status_code == 401
+
+
+async def test_a_credential_opens_one_socket(server: AudioServer) -> None:
+    """The same credential again, even after its socket closed, is 401."""
+    token = mint()
+    async with open_socket(server.port, token) as ws:
+        await ws.send(connected_message())
+        await echo_round(ws, [bytes(640)])
+    for _ in range(3):
+        with pytest.raises(InvalidStatus) as caught:
+            async with open_socket(server.port, token):
+                pass
+        assert caught.value.response.status_code == 401
+
+
+async def test_a_full_replica_does_not_use_up_the_credential() -> None:
+    """Refused with 503 at MAX_CALLS, the credential still opens its socket once room frees."""
+    async with running(max_calls=1) as server:
+        token = mint("call-2")
+        async with open_call(server.port, "call-1"):
+            with pytest.raises(InvalidStatus) as caught:
+                async with open_socket(server.port, token):
+                    pass
+            assert caught.value.response.status_code == 503
+        await eventually(lambda: server.live_calls == 0)
+        async with open_socket(server.port, token) as ws:
+            await ws.send(connected_message("call-2"))
+            await echo_round(ws, [bytes(640)])
+
+
+async def test_a_later_attempt_supersedes_the_live_socket(server: AudioServer) -> None:
+    """Attempt 2 of a call closes attempt 1's socket with 1000 superseded; 1 and 2 again: 409."""
+    async with open_socket(server.port, mint(attempt=1)) as first:
+        await first.send(connected_message())
+        await echo_round(first, [bytes(640)])
+        async with open_socket(server.port, mint(attempt=2)) as second:
+            assert await close_of(first) == (1000, "superseded")
+            await second.send(connected_message(attempt=2))
+            await echo_round(second, [bytes(640)])
+            for attempt in (1, 2):
+                with pytest.raises(InvalidStatus) as caught:
+                    async with open_socket(server.port, mint(attempt=attempt)):
+                        pass
+                assert caught.value.response.status_code == 409
+    await eventually(lambda: calls_with(server, Outcome.SUPERSEDED) == 1)
+
+
+async def test_a_full_replica_admits_a_call_superseding_itself() -> None:
+    """At MAX_CALLS, a reconnect of a live call takes its own slot: not 503."""
+    async with (
+        running(max_calls=1) as server,
+        open_call(server.port, "call-1") as first,
+        open_socket(server.port, mint(attempt=2)) as second,
+    ):
+        assert await close_of(first) == (1000, "superseded")
+        await second.send(connected_message(attempt=2))
+        await echo_round(second, [bytes(640)])

@@ -49,7 +49,7 @@ async def test_host_of_another_site_is_refused(stack3: Stack) -> None:
 async def test_unsigned_answer_is_refused(stack3: Stack) -> None:
     """Without Vonage's signature the answer webhook gives no credential (401)."""
     async with stack_client(stack3) as client:
-        response = await client.get("/webhooks/answer", params={"uuid": str(uuid.uuid4())})
+        response = await client.post("/webhooks/answer", json={"uuid": str(uuid.uuid4())})
     assert response.status_code == httpx.codes.UNAUTHORIZED
     assert "Bearer" not in response.text
 

@@ -50,8 +50,11 @@ class CallGroup:
         self.calls: list[Call] = []
         self.tasks: list[asyncio.Task[object]] = []
 
-    def place(self, count: int) -> list[Call]:
-        """Start ``count`` more calls at once (the simulator staggers their set-up)."""
+    def place(self, count: int, *, instant_talk: bool = True) -> list[Call]:
+        """Start ``count`` more calls at once (the simulator staggers their set-up).
+
+        ``instant_talk=False`` speaks each ``talk`` for as long as Vonage would.
+        """
         calls = [
             Call(
                 # Not about the greeting: it takes no time (the e2e call times it).
@@ -59,7 +62,7 @@ class CallGroup:
                     self.stack.base_url,
                     self.seconds,
                     variant=len(self.calls) + i,
-                    instant_talk=True,
+                    instant_talk=instant_talk,
                 ),
                 self.context,
             )
@@ -240,6 +243,7 @@ def socket_credential(secret: str, call_uuid: str, **overrides: Any) -> str:
         "iat": now,
         "exp": now + 300,
         "jti": str(uuid.uuid4()),
+        "attempt": 1,
     } | overrides
     return "Bearer " + jwt.encode(claims, secret, algorithm="HS256")
 

@@ -158,14 +158,23 @@ def test_answer_credential_names_the_call(client: TestClient) -> None:
 
 def test_long_greeting_cannot_expire_the_credential() -> None:
     """A minute-long greeting: the credential lives past its end by SOCKET_TOKEN_TTL."""
-    text = "Please hold. " * 115  # ~1,500 characters: Vonage's longest talk
-    settings = make_settings(greeting_text=text[:1500], socket_token_ttl=10)
+    text = "Please hold. " * 115  # 1,495 characters, 230 words: Vonage's longest talk
+    settings = make_settings(greeting_text=text, socket_token_ttl=10)
     with TestClient(create_app(settings)) as client:
         connect = answer(client, ANSWER_PARAMS).json()[1]
     claims = credential_claims(connect)
-    # Spoken at 15 characters a second (brisk TTS) it ends after 100 s; at a slow
-    # 10 a second, 150 s. The credential outlives both by the TTL.
-    assert claims["exp"] - claims["iat"] >= 1500 / 10 + 10
+    # At 150 words a minute (a voice's default rate) it ends after 92 s; at a slow
+    # 120, 115 s. The credential outlives both by the TTL.
+    assert claims["exp"] - claims["iat"] >= 230 / 120 * 60 + 10
+
+
+@pytest.mark.parametrize(
+    ("text", "at_least"),
+    [("a " * 700, 700 / 150 * 60), ('Hello <break time="30s"/> there', 30), ("Hi", 0.5)],
+)
+def test_speech_estimate_is_generous(text: str, at_least: float) -> None:
+    """Short words, SSML pauses: the estimate never falls below a brisk voice's time."""
+    assert speech_seconds(text) >= at_least
 
 
 def test_answer_without_e164_to_uses_random_number(client: TestClient) -> None:
