@@ -290,7 +290,13 @@ class Call:
         if talk.barge_in or not seconds:
             return
         self.record.talk_seconds += seconds
+        # Listening is no set-up work: other calls may set up meanwhile (SETUP_SLOTS).
+        holding = self.in_setup
+        self._set_up()
         await asyncio.sleep(seconds)
+        if holding:
+            await self.ctx.setup_slots.acquire()
+            self.in_setup = True
 
     def _ended_early(self) -> None:
         audio = self.record.audio

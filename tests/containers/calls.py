@@ -44,7 +44,11 @@ class Calls:
         """Start ``count`` more calls."""
         calls = [
             Call(
-                CallOptions(self.base_url, self.seconds, variant=len(self.calls) + i), self.context
+                # Not about the greeting: it takes no time (tests/e2e times it).
+                CallOptions(
+                    self.base_url, self.seconds, variant=len(self.calls) + i, instant_talk=True
+                ),
+                self.context,
             )
             for i in range(count)
         ]

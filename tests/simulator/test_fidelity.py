@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -286,3 +287,33 @@ async def test_answered_and_completed_fields_on_the_wire(
     assert socket["completed"]["disconnected_by"] == "platform"
     assert socket["completed"]["headers"] == {"call_uuid": "c-1", "attempt": 1}
     assert json.dumps(events)  # every field is plain JSON
+
+
+async def test_calls_set_up_while_others_listen_to_their_talk(start_stack: StartStack) -> None:
+    """One set-up slot, three calls: a talk frees the slot, so the upgrades come together."""
+    from simulator.call import Call, CallContext, CallOptions, SignalCache  # noqa: PLC0415
+    from simulator.pacer import Pacer  # noqa: PLC0415
+    from simulator.webhook import WebhookClient  # noqa: PLC0415
+
+    holder: list[Any] = []
+    stack = await start_stack(
+        tls=False,
+        answer=answer_with(
+            lambda: [{"action": "talk", "text": "one two three four five"}, holder[0]()[1]]
+        ),
+    )
+    holder.append(lambda: connect_ncco(stack.socket.uri, stack.events_url))
+    webhooks = WebhookClient(ssl.create_default_context(), None)
+    pacer = Pacer()
+    context = CallContext(webhooks, pacer, SignalCache(0.5), None, setup_slots=asyncio.Semaphore(1))
+    try:
+        calls = [Call(CallOptions(stack.hooks.base_url, 0.5, variant=i), context) for i in range(3)]
+        records = await asyncio.wait_for(asyncio.gather(*(c.run() for c in calls)), 60)
+    finally:
+        await pacer.close()
+        await webhooks.aclose()
+    assert [r.error for r in records] == [None, None, None]
+    upgrades = stack.socket.upgraded_at
+    assert len(upgrades) == 3
+    # Held through each talk, the slot would space the upgrades 2.2 s apart or more.
+    assert max(upgrades) - min(upgrades) < 1.5
