@@ -162,7 +162,13 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
     rounds = range(1, plan.rounds + 1)
     server_cpus, load_cpus = cores()
     os.sched_setaffinity(0, load_cpus)  # the bench's own sampling stays off the server core
-    kinds = [ServerKind.AUDIO_SOCKET, ServerKind.NODE, ServerKind.MINIMAL, ServerKind.FLOOR]
+    kinds = [
+        ServerKind.AUDIO_SOCKET,
+        ServerKind.NODE,
+        ServerKind.MINIMAL,
+        ServerKind.FLOOR,
+        ServerKind.PROMPTS,
+    ]
     if not node_available():
         console.print("[yellow]Node peer unavailable (node or npm not on PATH): skipped")
         kinds.remove(ServerKind.NODE)

@@ -90,10 +90,12 @@ def run_load(
     *,
     cafile: Path | None = None,
     secret: str | None = None,
+    expect: str = "echo",
 ) -> LoadRun:
     """Run the simulator's load mode once; the summary and each watched process's usage.
 
     Webhooks are sent unsigned unless ``secret`` is given (the answer stub checks none).
+    ``expect`` is the simulator's ``--expect``: ``audio`` for a server that plays prompts.
     """
     argv = [
         sys.executable,
@@ -110,6 +112,8 @@ def run_load(
         f"{plan.ramp:g}",
         "--workers",
         str(plan.workers),
+        "--expect",
+        expect,
         "--json",
     ]
     if cafile is not None:

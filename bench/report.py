@@ -23,6 +23,8 @@ from bench.webhooks_rate import WebhooksFigures
 
 # The performance targets, each a ratio measured in the same run.
 CPU_RATIO_MAX = 0.8
+#: Paced prompts (play()) against the echo, CPU per frame sent to the caller.
+PROMPT_RATIO_MAX = 1.5
 RSS_RATIO_MAX = 0.25
 ANSWER_P99_MAX_MS = 5.0
 MEASURED_CODE = ("audio_socket", "webhooks", "caddy", "stack")
@@ -213,6 +215,7 @@ def targets(results: Results) -> list[Target]:
                 RSS_RATIO_MAX,
             )
         )
+    found.extend(_prompt_targets(results))
     if results.webhooks is not None:
         hooks = results.webhooks
         found.append(
@@ -220,6 +223,30 @@ def targets(results: Results) -> list[Target]:
                 f"answer webhook p99 ≤ 5 ms at {hooks.rate:g}/s",
                 f"{hooks.p99_ms:.2f} ms",
                 hooks.p99_ms <= ANSWER_P99_MAX_MS and hooks.failed == 0,
+            )
+        )
+    return found
+
+
+def _prompt_targets(results: Results) -> list[Target]:
+    """CPU per outbound frame of paced prompts against the echo's, at each call count."""
+    audio, prompts = ServerKind.AUDIO_SOCKET.value, ServerKind.PROMPTS.value
+    found = []
+    for calls in sorted({r.calls for r in results.direct if r.server == prompts}):
+        ours, echo = _find(results.direct, prompts, calls), _find(results.direct, audio, calls)
+        if ours is None or echo is None:
+            continue
+        found.append(
+            _ratio(
+                f"CPU per frame sent, prompts ≤ 1.5 x echo ({calls} calls)",
+                ours.server_us_per_frame,
+                echo.server_us_per_frame,
+                PROMPT_RATIO_MAX,
+                _per_round(
+                    _rounds(results.direct, (prompts, "direct", calls)),
+                    _rounds(results.direct, (audio, "direct", calls)),
+                    _cpu_ratio,
+                ),
             )
         )
     return found

@@ -116,7 +116,9 @@ def measure_direct(
     try:
         server = start_server(procs, kind, server_cpus)
         base_url, stub = start_stub(procs, server.socket_uri, server, plan.cpus)
-        run = run_load(procs, base_url, plan, {"server": server.process, "stub": stub})
+        expect = "audio" if kind is ServerKind.PROMPTS else "echo"
+        watch = {"server": server.process, "stub": stub}
+        run = run_load(procs, base_url, plan, watch, expect=expect)
     finally:
         _stop_since(procs, started)
     return Row.from_run(kind.value, "direct", plan.calls, run)

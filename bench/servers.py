@@ -50,6 +50,8 @@ class ServerKind(StrEnum):
     MINIMAL = "minimal echo"
     #: bench/floor_echo.py: uvloop and one function per frame, no WebSocket library.
     FLOOR = "floor (bare uvloop)"
+    #: audio_socket playing a long prompt to each call (bench/prompt_handler.py).
+    PROMPTS = "audio_socket, prompts"
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
     port = free_port()
     env = dict(os.environ)
     secret: str | None = None
-    if kind is ServerKind.AUDIO_SOCKET:
+    if kind in (ServerKind.AUDIO_SOCKET, ServerKind.PROMPTS):
         secret = secrets.token_urlsafe(32)
         env |= {
             "SOCKET_TOKEN_SECRET": secret,
@@ -128,6 +130,8 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
             "MAX_CALLS": "2000",
             "LOG_LEVEL": "INFO",
         }
+        if kind is ServerKind.PROMPTS:
+            env["AUDIO_HANDLER"] = "bench.prompt_handler:PromptHandler"
         argv = [sys.executable, "-m", "audio_socket"]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     elif kind is ServerKind.NODE:
@@ -138,7 +142,7 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
         argv = [sys.executable, "-m", module, str(port)]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     process = procs.start(kind.name.lower(), argv, env=env, cpus=cpus)
-    if kind is ServerKind.AUDIO_SOCKET:
+    if kind in (ServerKind.AUDIO_SOCKET, ServerKind.PROMPTS):
         wait_ready(process, http_ok(f"http://{LOOPBACK}:{port}/healthz"))
     else:
         wait_ready(process, tcp_open(port), 30.0)

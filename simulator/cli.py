@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--application-id", default=DEFAULT_APPLICATION_ID, help="application_id claim"
     )
+    common.add_argument(
+        "--expect",
+        choices=EXPECTATIONS,
+        default=ECHO,
+        help="what a call should sound like: the caller's own audio back byte-exact"
+        " (echo, the default), any audio (a prompt or a bot), or silence;"
+        " the verdict and the exit status follow it",
+    )
     common.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     parser = argparse.ArgumentParser(
@@ -123,14 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         help="write what the caller heard to this WAV, at its real time from the answer",
-    )
-    call.add_argument(
-        "--expect",
-        choices=EXPECTATIONS,
-        default=ECHO,
-        help="what the call should sound like: the caller's own audio back byte-exact"
-        " (echo, the default), any audio (a prompt or a bot), or silence;"
-        " the exit status follows it",
     )
     load = commands.add_parser(
         "load", parents=[common], help="place many calls at once", allow_abbrev=False
@@ -182,6 +182,8 @@ class Setup:
     region_url: str = DEFAULT_REGION_URL
     from_user: str | None = None
     custom_data: dict[str, Any] | None = None
+    #: What each call should sound like (``report.build_report``).
+    expect: str = ECHO
 
     def signer(self) -> Signer | None:
         """The webhook signer, or None when sending unsigned."""
@@ -252,6 +254,7 @@ def resolve(args: argparse.Namespace) -> Setup:
         region_url=args.region_url,
         from_user=args.from_user,
         custom_data=args.custom_data,
+        expect=args.expect,
     )
 
 
@@ -278,7 +281,7 @@ async def call_command(args: argparse.Namespace) -> int:
     finally:
         await pacer.close()
         await webhooks.aclose()
-    report = build_report(record, args.expect)
+    report = build_report(record, setup.expect)
     if args.out is not None and record.audio is not None:
         heard = heard_samples(
             record.audio.playout, record.audio.rate, record.started_at, record.ended_at

@@ -138,7 +138,7 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
         reporter.cancel()
         await pacer.close()
         await webhooks.aclose()
-    reports = [build_report(record) for record in records]
+    reports = [build_report(record, setup.expect) for record in records]
     for report in reports:  # halved for the pipe; send times as seconds into the run
         report.rtt_ms = report.rtt_ms.astype(np.float32)
         report.rtt_at_s = (report.rtt_at_s - start).astype(np.float32)

@@ -95,3 +95,14 @@ def test_lost_frames_in_any_round_fail() -> None:
         results.direct.append(_round(_row("node", 20.0, 64.0, 3.0), n))
     lost = [t for t in targets(results) if t.name.startswith("nothing lost")]
     assert [t.passed for t in lost] == [False]
+
+
+def test_prompts_target_compares_with_the_echo() -> None:
+    """Paced prompts pass at 1.5 x the echo's CPU per frame sent, fail just past it."""
+    results = Results(["bench"], {0}, {1}, 20.0)
+    echo = _row("audio_socket", 16.0, 5.0, 3.0)
+    for cpu, passed in ((24.0, True), (24.2, False)):
+        results.direct = [echo, _row("audio_socket, prompts", cpu, 5.0, 3.0)]
+        [target] = [t for t in targets(results) if "prompts" in t.name]
+        assert target.name == "CPU per frame sent, prompts ≤ 1.5 x echo (200 calls)"
+        assert target.passed is passed

@@ -45,6 +45,7 @@ def test_smoke_writes_every_table(smoke: Path) -> None:
     for variant in VARIANTS:
         assert f"| {variant.name} |" in text
     assert "python -m bench --smoke" in text
+    assert "CPU per frame sent, prompts ≤ 1.5 x echo" in text  # the paced-playout row
 
 
 def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
@@ -56,6 +57,7 @@ def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
         "node",
         "minimal echo",
         "floor (bare uvloop)",
+        "audio_socket, prompts",
     }
     assert len(raw["caddy"]) == 3
     assert len(raw["variants"]) == len(VARIANTS)
