@@ -273,6 +273,7 @@ def _audio_problem(frames: Frames, echo: Echo) -> str:
         return (
             f"audio came back ({_count(frames.received, 'message')}: {frames.unmatched} of"
             f" other audio, {frames.silent} silent), but none of it echoed a frame sent"
+            " (a handler that does not echo: --expect audio)"
         )
     if frames.lost_outside_gaps:
         return (

@@ -203,7 +203,7 @@ def test_audio_back_that_is_no_echo_says_so() -> None:
     assert (report.frames.received, report.frames.echoed) == (500, 0)
     assert report.error == (
         "audio came back (500 messages: 400 of other audio, 100 silent),"
-        " but none of it echoed a frame sent"
+        " but none of it echoed a frame sent (a handler that does not echo: --expect audio)"
     )
     text = render(report)
     assert "no audio came back" not in text
