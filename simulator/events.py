@@ -30,6 +30,8 @@ from simulator.webhook import Exchange, WebhookClient
 CALLER_NETWORK = "23410"
 NORMAL_SIP_CODE = 200
 NO_CHARGE = "0.00000000"
+# Assumed: how long one notification waits for the one before it to be answered.
+ORDER_PATIENCE = 1.0
 
 
 class Direction(StrEnum):
@@ -127,7 +129,12 @@ class _Pending:
 
 
 class Notifier:
-    """Posts one call's notifications in order, never holding up the call flow."""
+    """Posts one call's notifications in order, never holding up the call flow.
+
+    Each waits for the one before it to be answered, for at most
+    :data:`ORDER_PATIENCE`: a slow events webhook then gets them in parallel, so a
+    call's last events are not held back one timeout each.
+    """
 
     def __init__(
         self,
@@ -141,6 +148,7 @@ class Notifier:
         self.failures: list[str] = []
         self._pending: deque[_Pending] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     def post(
         self,
@@ -158,28 +166,40 @@ class Notifier:
 
     async def flush(self) -> None:
         """Wait until every queued notification has been sent or has failed."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        while True:
+            if self._task is not None and not self._task.done():
+                await asyncio.shield(self._task)
+            elif self._sending:
+                await asyncio.wait(set(self._sending))
+            else:
+                return
 
     def cancel(self) -> None:
-        """Drop what is still queued (the call is being torn down)."""
+        """Drop what is still queued or in flight (the call is being torn down)."""
         self._pending.clear()
         if self._task is not None:
             self._task.cancel()
+        for task in self._sending:
+            task.cancel()
 
     async def _drain(self) -> None:
         while self._pending:
-            item = self._pending.popleft()
-            exchange = await self.webhooks.notify(
-                item.url,
-                item.payload,
-                method=item.method,
-                kind=item.kind,
-                leg=item.leg,
-                log=self.log,
-            )
-            if exchange.error is not None:
-                self._failed(item, exchange.error)
+            sending = asyncio.create_task(self._send(self._pending.popleft()))
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+            await asyncio.wait({sending}, timeout=ORDER_PATIENCE)
+
+    async def _send(self, item: _Pending) -> None:
+        exchange = await self.webhooks.notify(
+            item.url,
+            item.payload,
+            method=item.method,
+            kind=item.kind,
+            leg=item.leg,
+            log=self.log,
+        )
+        if exchange.error is not None:
+            self._failed(item, exchange.error)
 
     def _failed(self, item: _Pending, error: str) -> None:
         kind = item.kind or str(item.payload.get("status"))

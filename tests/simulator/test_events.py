@@ -1,18 +1,25 @@
-"""The fields of the events the simulator posts, as Vonage writes them."""
+"""The events the simulator posts: their fields as Vonage writes them, and their order."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import ssl
+import time
 
 from simulator.events import (
+    ORDER_PATIENCE,
     Direction,
     DisconnectedBy,
     Leg,
+    Notifier,
     dashed_uuid,
     error_event,
     phone_leg_uuid,
     timestamp,
 )
+from simulator.webhook import Exchange, Timeouts, WebhookClient
+from tests.simulator.fakes import FakeWebhooks, Reply, Request
 
 DASHED = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -76,3 +83,38 @@ def test_error_event() -> None:
     event = error_event("bad NCCO", "CON-1")
     assert set(event) == {"reason", "conversation_uuid", "timestamp"}
     assert TIME.match(timestamp())
+
+
+async def test_notifications_arrive_in_order_and_a_hung_one_holds_the_rest_briefly() -> None:
+    """In order while answered promptly; one that hangs delays the next by ORDER_PATIENCE."""
+    hooks = await FakeWebhooks().start()
+    webhooks = WebhookClient(ssl.create_default_context(), None, Timeouts(event=3.0))
+
+    async def events(request: Request) -> Reply:
+        status = request.fields()["status"]
+        if status == "hung":
+            return await hooks.hang(request)
+        await asyncio.sleep(0.05)
+        return 204, None
+
+    hooks.events = events
+    log: list[Exchange] = []
+    notifier = Notifier(webhooks, log)
+    url = f"{hooks.base_url}/webhooks/events"
+    started = time.monotonic()
+    try:
+        for status in ("one", "two", "three", "hung", "after"):
+            notifier.post(url, {"status": status})
+        await asyncio.wait_for(notifier.flush(), 20)
+    finally:
+        await webhooks.aclose()
+        await hooks.close()
+    took = time.monotonic() - started
+    received = hooks.received("/webhooks/events")
+    assert [r.fields()["status"] for r in received] == ["one", "two", "three", "hung", "after"]
+    hung, after = received[3].received_at, received[4].received_at
+    assert ORDER_PATIENCE * 0.9 <= after - hung < 3.0  # not held for the whole timeout
+    assert 3.0 <= took < 3.0 + 5.0  # the hung one's timeout, once
+    [failure] = notifier.failures
+    assert failure.startswith("event 'hung' to http")
+    assert failure.endswith("failed: timeout")
