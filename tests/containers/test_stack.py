@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 
+from simulator.net import client_ssl_context
 from tests.containers.calls import calls_to
 from tests.containers.project import Project, container_number
 from tests.reliability.helpers import assert_clean
@@ -37,9 +38,8 @@ async def test_a_call_goes_through_caddy(project: Project) -> None:
 @pytest.mark.parametrize("path", ["/metrics", "/healthz", "/", "/config/"])
 def test_services_own_endpoints_are_not_routed(project: Project, path: str) -> None:
     """Caddy answers 404 for everything but /webhooks/* and /socket."""
-    response = httpx.get(
-        project.base_url + path, verify=str(project.cafile()), timeout=10.0, trust_env=False
-    )
+    verify = client_ssl_context(project.cafile())
+    response = httpx.get(project.base_url + path, verify=verify, timeout=10.0, trust_env=False)
     assert response.status_code == 404
 
 
