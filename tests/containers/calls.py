@@ -42,19 +42,15 @@ class Calls:
 
     def place(self, count: int = 1) -> list[Call]:
         """Start ``count`` more calls."""
-        calls = [
-            Call(
-                # Not about the greeting: it takes no time (tests/e2e times it).
-                CallOptions(
-                    self.base_url, self.seconds, variant=len(self.calls) + i, instant_talk=True
-                ),
-                self.context,
-            )
-            for i in range(count)
-        ]
+        first = len(self.calls)
+        calls = [Call(self._options(first + i), self.context) for i in range(count)]
         self.calls.extend(calls)
         self.tasks.extend(asyncio.create_task(call.run()) for call in calls)
         return calls
+
+    def _options(self, variant: int) -> CallOptions:
+        # Not about the greeting: it takes no time (tests/e2e times it).
+        return CallOptions(self.base_url, self.seconds, variant=variant, instant_talk=True)
 
     async def wait_echoing(self, calls: Iterable[Call], frames: int = ECHOING_FRAMES) -> None:
         """Until each call has had ``frames`` frames echoed."""
