@@ -51,18 +51,22 @@ def readme_example() -> tuple[str, str]:
 
 
 def readme_commands() -> tuple[str, list[str]]:
-    """The ``AUDIO_HANDLER`` value and the simulator call the handler section runs."""
-    handler, call = None, None
+    """The ``AUDIO_HANDLER`` that loads the example, and the simulator call after it.
+
+    The handler section's ``sh`` block whose ``AUDIO_HANDLER`` names the example's
+    module; the first simulator command that follows it in that block.
+    """
+    name, _ = readme_example()
+    module = name.removesuffix(".py")
     for block in _blocks(_section("Write your own handler"), "sh"):
+        handler: str | None = None
         for line in block.splitlines():
             words = shlex.split(line, comments=True)
-            if words and words[0].startswith("AUDIO_HANDLER="):
+            if words and words[0].startswith(f"AUDIO_HANDLER={module}:"):
                 handler = words[0].partition("=")[2]
-            if words[1:3] == ["-m", "simulator"]:
-                call = words[3:]
-    assert handler, "the handler section shows the AUDIO_HANDLER that runs the example"
-    assert call, "the handler section shows the simulator call"
-    return handler, call
+            elif handler and words[1:3] == ["-m", "simulator"]:
+                return handler, words[3:]
+    raise AssertionError(f"the handler section shows no AUDIO_HANDLER={module}:... and call")
 
 
 @pytest.fixture(scope="module")
