@@ -402,7 +402,7 @@ class Call:
         return hung_up
 
     async def _drain(self, audio: CallAudio, leg: LegRecord, reader: asyncio.Task[int]) -> None:
-        """Listen for the echo of the last frames before hanging up."""
+        """Listen for the echo of the last frames, and hear them out, before hanging up."""
         lag = 0.0
         if audio.last_matched >= 0:
             lag = audio.recv_at[audio.last_matched] - audio.sent_at[audio.last_matched]
@@ -412,6 +412,10 @@ class Call:
             while pending < audio.n and (audio.recv_at[pending] or not audio.sent_at[pending]):
                 pending += 1
             if pending >= audio.n:
+                # Everything came back; what Vonage still buffers plays out first.
+                rest = min(audio.playout.end, deadline) - time.monotonic()
+                if rest > 0:
+                    await asyncio.sleep(rest)
                 return
             await asyncio.sleep(FRAME_SECONDS)
 

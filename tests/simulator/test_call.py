@@ -120,7 +120,9 @@ async def test_get_answer_and_wav_out(
     # At its real time from the answer: silence until the socket's audio, then every
     # echoed frame, in order, wherever an underrun may have shifted one.
     assert abs(len(samples) / 16000 - report["duration_s"]) < 0.05
-    assert stamps_in_order(samples, 50) == list(range(50))
+    heard = round(report["heard"]["seconds"] / 0.02)
+    assert heard >= 48  # at most the last frame or two still queued when the caller hung up
+    assert stamps_in_order(samples, 50) == list(range(heard))
     first_audio = next(s for s in report["heard"]["timeline"] if s["heard"] == "audio")
     assert abs(np.flatnonzero(samples)[0] / 16000 - first_audio["from_s"]) < 0.002
 
