@@ -31,6 +31,7 @@ DOCKERFILES: Final = (
     REPO_ROOT / "audio_socket" / "Dockerfile",
     REPO_ROOT / "webhooks" / "Dockerfile",
     REPO_ROOT / "caddy" / "Dockerfile",
+    REPO_ROOT / "examples" / "handler-image" / "Dockerfile",
 )
 STATE_DIR_VARIABLE: Final = "STACK_STATE_DIR"
 
