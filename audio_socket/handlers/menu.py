@@ -86,7 +86,7 @@ class MenuHandler(CallHandler):
         call.clear()  # barge-in: the prompt playing stops, its play() returns
         if self._task is not None:
             self._task.cancel()
-        self._task = asyncio.create_task(_logged(step()))
+        self._task = asyncio.create_task(_logged(step))
 
     async def _menu(self) -> None:
         if self._call is not None:
@@ -133,9 +133,10 @@ class MenuHandler(CallHandler):
             await self._menu()
 
 
-async def _logged(step: Awaitable[None]) -> None:
+async def _logged(step: Callable[[], Awaitable[None]]) -> None:
+    # The step's coroutine is made here, so a step cancelled before it ran leaves none.
     try:
-        await step
+        await step()
     except asyncio.CancelledError:
         raise
     except Exception:  # one failed step must not go unnoticed, nor end the call

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from audio_socket.errors import ConfigurationError
-from audio_socket.handlers import DelayedEchoHandler, EchoHandler
+from audio_socket.handlers import (
+    BargeInHandler,
+    DelayedEchoHandler,
+    EchoHandler,
+    MenuHandler,
+    RecordingHandler,
+)
 from audio_socket.settings import load_settings
 from tests.audio_socket.helpers import SECRET
 
@@ -131,3 +137,42 @@ def test_uvloop_required_but_missing_is_a_configuration_error(
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now fails
     lines = problems(monkeypatch, SOCKET_TOKEN_SECRET=SECRET, AUDIO_EVENT_LOOP="uvloop")
     assert lines == ["configuration error: AUDIO_EVENT_LOOP: uvloop is not installed"]
+
+
+def test_example_handlers_are_chosen_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """recorder, barge_in and menu get their settings; the recorder's folder is made."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    folder = tmp_path / "made" / "here"
+    for name, value in (
+        ("AUDIO_HANDLER", "recorder"),
+        ("RECORDER_DIR", str(folder)),
+        ("MENU_TRANSFER_NUMBER", "447700900001"),
+    ):
+        monkeypatch.setenv(name, value)
+    handler = load_settings(env_file=None).handler_factory()()
+    assert isinstance(handler, RecordingHandler)
+    assert folder.is_dir()
+    monkeypatch.setenv("AUDIO_HANDLER", "barge_in")
+    assert isinstance(load_settings(env_file=None).handler_factory()(), BargeInHandler)
+    monkeypatch.setenv("AUDIO_HANDLER", "menu")
+    assert isinstance(load_settings(env_file=None).handler_factory()(), MenuHandler)
+
+
+def test_example_settings_are_checked_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A missing folder, an unreadable prompt, a bad number: each named, at start-up."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    assert problems(monkeypatch, AUDIO_HANDLER="recorder") == [
+        "configuration error: RECORDER_DIR: required with AUDIO_HANDLER=recorder, not set"
+    ]
+    monkeypatch.setenv("AUDIO_HANDLER", "barge_in")
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF and nothing")
+    [line] = problems(monkeypatch, PROMPT_WAV=str(junk))
+    assert line.startswith("configuration error: PROMPT_WAV: junk.wav: cannot read")
+    monkeypatch.delenv("PROMPT_WAV")
+    [line] = problems(monkeypatch, MENU_TRANSFER_NUMBER="+44 7700")
+    assert line.startswith("configuration error: MENU_TRANSFER_NUMBER:")
