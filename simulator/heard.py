@@ -183,9 +183,10 @@ def render_heard(heard: Heard) -> list[str]:
             "never answered" if n["answered_s"] is None else f"answered {n['answered_s']:.2f} s"
         )
         lines.append(f"  notify    at {n['asked_s']:.2f} s, {answered}")
-    for span in heard.timeline[:SHOWN_SPANS]:
+    for i, span in enumerate(heard.timeline[:SHOWN_SPANS]):
+        label = "timeline " if i == 0 else " " * 9
         text = f' "{span["text"]}"' if "text" in span else ""
-        lines.append(f"  {span['from_s']:7.2f}-{span['to_s']:7.2f} s  {span['heard']}{text}")
+        lines.append(f"  {label} {span['from_s']:6.2f}-{span['to_s']:6.2f} s {span['heard']}{text}")
     if len(heard.timeline) > SHOWN_SPANS:
-        lines.append(f"  ... {len(heard.timeline) - SHOWN_SPANS} more (--json has them all)")
+        lines.append(f"            ... {len(heard.timeline) - SHOWN_SPANS} more (--json has all)")
     return lines
