@@ -15,7 +15,7 @@ from audio_socket.errors import PromptError
 from audio_socket.framing import AudioBytes
 from audio_socket.handlers import CallControl, CallEnd, CallHandler
 from audio_socket.playout import FRAME_SECONDS, PLAYED_KEY, Playout, PlayoutClock
-from audio_socket.prompts import check_pcm, read_wav, resample
+from audio_socket.prompts import check_pcm, loader, read_wav, resample
 from audio_socket.protocol import CallEvent, CallStart, Notified
 from tests.audio_socket.helpers import eventually, open_call, running
 
@@ -349,3 +349,26 @@ async def test_a_bad_prompt_is_a_prompt_error() -> None:
         await eventually(lambda: len(raised) == 2)
     assert "even number" in raised[0]
     assert "nonexistent.wav" in raised[1]
+
+
+async def test_resampling_a_long_prompt_does_not_hold_up_the_loop() -> None:
+    """Five minutes at 44.1 kHz are resampled in a worker thread: the loop keeps ticking."""
+    pcm = np.random.default_rng(1).integers(-3000, 3000, 44100 * 300, dtype=np.int16).tobytes()
+    loop = asyncio.get_running_loop()
+    worst, done = 0.0, False
+
+    async def probe() -> None:
+        nonlocal worst
+        while not done:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            worst = max(worst, loop.time() - before - 0.005)
+
+    probing = asyncio.create_task(probe())
+    started = loop.time()
+    out = await loop.run_in_executor(None, loader(pcm, 44100, 16000))
+    took = loop.time() - started
+    done = True
+    await probing
+    assert abs(len(out) - 2 * 16000 * 300) <= 4
+    assert worst < max(0.05, took / 2), (worst, took)  # blocked, it would be all of it

@@ -328,3 +328,17 @@ async def test_wav_caller(start_stack: StartStack, run_call: RunCall, isolated: 
     report = run.report()
     assert report["frames"]["planned"] == 25
     assert report["echo"]["byte_exact"] is True
+
+
+async def test_expect_sets_the_verdict_and_the_exit_status(
+    start_stack: StartStack, run_call: RunCall
+) -> None:
+    """An echo is audio (passes --expect audio) and is not silence (fails, status 1)."""
+    stack = await start_stack(tls=False)
+    audio = await run_call(stack.argv("--json", "--expect", "audio"))
+    assert audio.status == 0, audio.err
+    assert audio.report()["expect"] == "audio"
+    silence = await run_call(stack.argv("--json", "--expect", "silence"))
+    assert silence.status == 1
+    assert "not silence" in silence.report()["error"]
+    assert silence.report()["heard"]["audible_s"] > 0.9
