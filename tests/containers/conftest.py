@@ -20,12 +20,13 @@ from tests.containers.project import Project, tier_variables
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip the tier's tests unless its runner started them."""
+    """Skip the tests that need the engine unless the tier's runner started them."""
     if os.environ.get(ENGINE_VARIABLE):
         return
     skip = pytest.mark.skip(reason="container tier: run by `make containers`")
     for item in items:
-        if Path(__file__).parent in Path(item.path).parents:
+        needs_engine = "engine" in getattr(item, "fixturenames", ())
+        if needs_engine and Path(__file__).parent in Path(item.path).parents:
             item.add_marker(skip)
 
 

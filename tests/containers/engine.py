@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -115,9 +115,11 @@ def docker_engine(base: Mapping[str, str]) -> Engine | None:
     return None
 
 
-def podman_unusable(base: Mapping[str, str]) -> str | None:
+def podman_unusable(
+    base: Mapping[str, str], helper_folders: Sequence[str] = HELPER_FOLDERS
+) -> str | None:
     """Why rootful podman cannot run here, or None when it can."""
-    folders = [*base.get("PATH", "").split(os.pathsep), *HELPER_FOLDERS]
+    folders = [*base.get("PATH", "").split(os.pathsep), *helper_folders]
     missing = [
         name
         for name in PODMAN_PACKAGES
