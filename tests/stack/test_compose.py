@@ -15,12 +15,15 @@ from stack.paths import COMPOSE_FILE, REPO_ROOT, compose_binary
 
 SERVICES = ("caddy", "webhooks", "audio")
 CADDY_DOCKERFILE = REPO_ROOT / "caddy" / "Dockerfile"
+HANDLER_FILE = REPO_ROOT / "compose.handler.yaml"
 
 
-def _config(scratch: Path, variables: dict[str, str]) -> dict[str, Any]:
+def _config(scratch: Path, variables: dict[str, str], *overrides: Path) -> dict[str, Any]:
     """``docker compose config --format json`` with ``variables`` and no .env."""
     (scratch / "empty.env").write_text("")
     argv = [str(compose_binary()), "--file", str(COMPOSE_FILE)]
+    for override in overrides:
+        argv += ["--file", str(override)]
     argv += ["--env-file", str(scratch / "empty.env"), "config", "--format", "json"]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "DOCKER_CONFIG": str(scratch)}
     completed = subprocess.run(
@@ -160,3 +163,27 @@ def test_secrets_reach_only_the_services_that_use_them(compose: dict[str, Any]) 
     assert "VONAGE_SIGNATURE_SECRET" not in services["audio"]["environment"]
     caddy = services["caddy"]["environment"]
     assert set(caddy) == {"PUBLIC_HOST", "CADDY_HTTP_PORT", "CADDY_HTTPS_PORT", "AUDIO_RESOLVERS"}
+
+
+def test_handler_override_builds_the_audio_service_from_your_folder(tmp_path: Path) -> None:
+    """compose.handler.yaml: the audio service built from HANDLER_DIR's Dockerfile on the
+    project's audio image, under a name of its own; nothing else changes."""
+    handler = tmp_path / "my-handler"
+    handler.mkdir()
+    variables = COMPOSE_PLACEHOLDERS | {"HANDLER_DIR": str(handler)}
+    config = _config(tmp_path, variables, HANDLER_FILE)
+    audio = config["services"]["audio"]
+    assert audio["build"]["context"] == str(handler)
+    assert audio["build"]["dockerfile"] == "Dockerfile"
+    assert audio["build"]["args"] == {"AUDIO_IMAGE": "vonage-voice-websocket-audio"}
+    assert audio["image"] == "vonage-voice-websocket-handler"
+    plain = _config(tmp_path, COMPOSE_PLACEHOLDERS)
+    assert config["services"]["caddy"] == plain["services"]["caddy"]
+    assert config["services"]["webhooks"] == plain["services"]["webhooks"]
+
+
+def test_handler_override_without_a_folder_says_which_variable(tmp_path: Path) -> None:
+    """No HANDLER_DIR: Compose stops and names it."""
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        _config(tmp_path, COMPOSE_PLACEHOLDERS, HANDLER_FILE)
+    assert "HANDLER_DIR" in failed.value.stderr
