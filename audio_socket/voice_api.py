@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
 import requests
+import urllib3
 from vonage_http_client import Auth, HttpClient, HttpClientOptions  # type: ignore[import-untyped]
 from vonage_http_client.errors import HttpRequestError  # type: ignore[import-untyped]
 from vonage_voice import Voice  # type: ignore[import-untyped]
@@ -55,14 +56,21 @@ class VoiceApi:
             max_workers=workers, thread_name_prefix="voice-api"
         )
         self._local = threading.local()
+        #: Every SDK client made, in any worker: closed with the pool.
+        self._clients: list[Voice] = []
+        self._clients_lock = threading.Lock()
         self._pending = 0
         # The SDK logs each request's headers, the JWT included, at DEBUG.
         sdk_log = logging.getLogger("vonage")
         sdk_log.setLevel(max(sdk_log.getEffectiveLevel(), logging.INFO))
 
     def close(self) -> None:
-        """Stop the workers; requests still queued are dropped."""
+        """Stop the workers; requests still queued are dropped; connections closed."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for voice in clients:
+            voice.http_client._session.close()  # the SDK has no close of its own
 
     # The requests a call makes
 
@@ -122,15 +130,20 @@ class VoiceApi:
             return request(self._voice(host))
         except HttpRequestError as exc:
             status = int(exc.response.status_code)
-            raise CallControlError(
+            exc.response.close()  # the SDK's error keeps it, and with it the connection
+            error = CallControlError(
                 f"{what}: {host} answered HTTP {status}{_explain(status)}", status=status
-            ) from None
-        except requests.Timeout:
-            raise CallControlError(
-                f"{what}: no answer from {host} within {self.timeout:g} s", timeout=True
-            ) from None
+            )
         except requests.RequestException as exc:
-            raise CallControlError(f"{what}: cannot reach {host}: {type(exc).__name__}") from None
+            if _timed_out(exc):
+                error = CallControlError(
+                    f"{what}: no answer from {host} within {self.timeout:g} s", timeout=True
+                )
+            else:
+                error = CallControlError(f"{what}: cannot reach {host}: {type(exc).__name__}")
+        # Raised outside the except clause: the SDK's exception (its response, its
+        # connection) is not kept alive as this one's context.
+        raise error
 
     def _voice(self, host: str) -> Voice:
         clients: dict[str, Voice] | None = getattr(self._local, "clients", None)
@@ -149,7 +162,17 @@ class VoiceApi:
             )
             auth = Auth(application_id=app.application_id, private_key=app.private_key)
             voice = clients[host] = Voice(HttpClient(auth, options))
+            with self._clients_lock:
+                self._clients.append(voice)
         return voice
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """requests reports a read timeout without retries as a ConnectionError around it."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.TimeoutError)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

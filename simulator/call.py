@@ -24,6 +24,7 @@ from typing import Any
 from websockets.frames import CLOSE_CODE_EXPLANATIONS, CloseCode
 
 from simulator.audio import Pcm, Signal, build_signal
+from simulator.call_api import ApiEnd, CallApi
 from simulator.errors import LegError, NccoError, SimulatorError, WebhookError
 from simulator.events import (
     CALLER_NETWORK,
@@ -38,6 +39,7 @@ from simulator.events import (
 from simulator.leg import AudioConnection, open_leg, serve_text
 from simulator.ncco import Action, Connect, Talk
 from simulator.pacer import Pacer
+from simulator.rest_link import ApiLink
 from simulator.signing import Signer
 from simulator.speech import talk_seconds
 from simulator.stream import FRAME_SECONDS, CallAudio
@@ -87,6 +89,7 @@ class LegEnd(StrEnum):
     FAILED = "failed"  # it never opened
     CLOSED = "closed"  # the server closed it under the live call
     HUNG_UP = "hung up"  # the caller hung up: the call is over
+    ENDED_BY_API = "ended by the application"  # a REST hangup or transfer (§8)
 
 
 @dataclass
@@ -125,6 +128,12 @@ class CallRecord:
     error: str | None = None
     #: Events whose delivery failed; the call went on without them, as on Vonage.
     events_failed: list[str] = field(default_factory=list)
+    #: The REST requests about this call and what they did (call_api.py).
+    api: CallApi | None = None
+    #: Who ended the call: "caller", "application: hangup", "application: transfer".
+    ended_by: str = "caller"
+    #: The frame at which a REST hangup ended the call, if one did.
+    api_end_frame: int | None = None
 
 
 class SignalCache:
@@ -157,6 +166,8 @@ class CallContext:
     signals: SignalCache
     signer: Signer | None
     say: Callable[[str], None] = lambda _line: None
+    #: The link to the Voice REST API (rest_api.py), when one serves these calls.
+    api_link: ApiLink | None = None
     setup_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SETUP_SLOTS))
 
 
@@ -187,6 +198,7 @@ class Call:
         self.hung_up = False
         self.problem = ""
         self.in_setup = False
+        self.api = self.record.api = CallApi(self.record.uuid)
 
     @property
     def events_url(self) -> str:
@@ -199,7 +211,10 @@ class Call:
         await self.ctx.setup_slots.acquire()
         self.in_setup = True
         record.started_at = time.monotonic()
+        self.api.start()
         try:
+            if self.ctx.api_link is not None:
+                await self.ctx.api_link.register(record.uuid, self.api)
             await self._run()
         except SimulatorError as exc:
             record.error = str(exc)
@@ -213,6 +228,9 @@ class Call:
             self._set_up()
             if record.audio is not None and self.finished is not None:
                 self.ctx.pacer.remove(record.audio)
+            self.api.over = True
+            if self.ctx.api_link is not None:
+                await self.ctx.api_link.unregister(record.uuid)
         record.ended_at = time.monotonic()
         if self.answered:
             by = DisconnectedBy.USER if self.hung_up else DisconnectedBy.PLATFORM
@@ -299,6 +317,8 @@ class Call:
             self.in_setup = True
 
     def _ended_early(self) -> None:
+        if self.record.ended_by != "caller":
+            return  # the application ended it on purpose, through REST (§8)
         audio = self.record.audio
         if audio is None or audio.next == 0:
             raise SimulatorError(self.problem or "the NCCO ended the call before any audio")
@@ -341,8 +361,15 @@ class Call:
             return False, await self._leg_event(action, leg, event)
         leg.opened_at = time.monotonic()
         self._leg_notify(action, leg, socket_leg.answered())
-        hung_up = await self._stream(connection, audio, leg)
+        self.api.live = True
+        try:
+            hung_up = await self._stream(connection, audio, leg)
+        finally:
+            self.api.live = False
         leg.ended_at = time.monotonic()
+        if isinstance(hung_up, ApiEnd):
+            self._leg_notify(action, leg, socket_leg.completed(DisconnectedBy.PLATFORM, None))
+            return False, self._api_ended(leg, connection, hung_up)
         if hung_up:
             leg.end = LegEnd.HUNG_UP
             self._leg_notify(action, leg, socket_leg.completed(DisconnectedBy.PLATFORM, None))
@@ -355,6 +382,22 @@ class Call:
             replacement = await self._leg_event(action, leg, socket_leg.event("disconnected"))
         self._leg_notify(action, leg, socket_leg.completed(DisconnectedBy.USER, None))
         return False, replacement
+
+    def _api_ended(self, leg: LegRecord, connection: AudioConnection, end: ApiEnd) -> list[Action]:
+        """A REST hangup (nothing more runs) or transfer (its NCCO runs next), §8."""
+        leg.end, leg.close_code = LegEnd.ENDED_BY_API, connection.close_code
+        leg.detail = f"the application's REST {end.action}"
+        self.record.ended_by = f"application: {end.action}"
+        self.ctx.say(f"{end.action} through the REST API: socket closed by Vonage")
+        if end.action == "hangup":
+            return []
+        # Vonage posts a transfer event when a call moves to a new NCCO.
+        self.notifier.post(
+            self.events_url, self.caller_leg.event("transfer"), method=self._event_method
+        )
+        self.ctx.say(f"transfer: {len(end.ncco)} NCCO actions from the REST API")
+        self.api.next_leg()
+        return list(end.ncco)
 
     def _leg_notify(self, action: Connect, leg: LegRecord, payload: dict[str, Any]) -> None:
         """A notification about a socket leg, to the connect's eventUrl (§2)."""
@@ -372,8 +415,11 @@ class Call:
             audio.use_signal(signal)
         return audio
 
-    async def _stream(self, connection: AudioConnection, audio: CallAudio, leg: LegRecord) -> bool:
-        """Stream until the caller hangs up (True) or the server closes the socket (False)."""
+    async def _stream(
+        self, connection: AudioConnection, audio: CallAudio, leg: LegRecord
+    ) -> bool | ApiEnd:
+        """Stream until the caller hangs up (True), the server closes the socket (False),
+        or the application's REST hangup or transfer ends the leg (its ApiEnd)."""
         connection.audio_sink = audio.on_audio
         playout = audio.playout
         playout.reply = connection.send_text_now
@@ -384,8 +430,13 @@ class Call:
             self._set_up()
         reader = asyncio.create_task(serve_text(connection, audio.on_audio))
         try:
-            waiters: set[asyncio.Future[Any]] = {self.finished, reader}
+            ended = self.api.ended
+            if ended is None:  # pragma: no cover - CallApi.start runs first
+                raise SimulatorError("the call's REST side was not started")
+            waiters: set[asyncio.Future[Any]] = {self.finished, reader, ended}
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if ended.done():  # first: an end asked for before the socket closed is that end
+                return await self._end_leg(connection, audio, leg, reader, ended.result())
             hung_up = self.finished.done()
             if hung_up and (failure := self.finished.exception()) is not None:
                 raise SimulatorError(f"sending audio failed: {failure!r}") from failure
@@ -400,6 +451,24 @@ class Call:
             playout.close(time.monotonic())  # what Vonage still held is never heard
             reader.cancel()
         return hung_up
+
+    async def _end_leg(
+        self,
+        connection: AudioConnection,
+        audio: CallAudio,
+        leg: LegRecord,
+        reader: asyncio.Task[int],
+        end: ApiEnd,
+    ) -> ApiEnd:
+        """Vonage closes the socket leg it was asked to end; a hangup ends the audio."""
+        audio.sink = None
+        leg.end_frame = audio.next
+        if end.action == "hangup":
+            self.record.api_end_frame = audio.next
+            self.ctx.pacer.remove(audio)
+        await connection.close()
+        self.record.text_messages += await reader
+        return end
 
     async def _drain(self, audio: CallAudio, leg: LegRecord, reader: asyncio.Task[int]) -> None:
         """Listen for the echo of the last frames, and hear them out, before hanging up."""

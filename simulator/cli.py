@@ -29,16 +29,24 @@ from simulator.call import (
 )
 from simulator.errors import SimulatorError, UsageError
 from simulator.heard import heard_samples
-from simulator.local_stack import default_cafile, default_secret, read_secret_file
+from simulator.local_stack import (
+    ApiSettings,
+    default_api,
+    default_cafile,
+    default_secret,
+    read_secret_file,
+)
 from simulator.ncco import MAX_LIMIT_SECONDS
 from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
 from simulator.report import ECHO, EXPECTATIONS, build_report, render
+from simulator.rest_link import ApiLink
 from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
 from simulator.webhook import Timeouts, WebhookClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_SECONDS = 10.0
+MAX_API_DELAY = 60.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         " the verdict and the exit status follow it",
     )
     common.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    common.add_argument(
+        "--no-api",
+        action="store_true",
+        help="do not serve the calls' REST requests (default: through the local stack's API)",
+    )
+    common.add_argument(
+        "--api-delay",
+        type=float,
+        default=0.0,
+        help="seconds the REST API holds back each answer about these calls (a slow Vonage)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="python -m simulator", description="A local Vonage: place calls through the stack."
@@ -150,6 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="draw the round trips to this PNG (needs matplotlib: `make setup`)",
     )
+    api = commands.add_parser(
+        "api",
+        help="serve Vonage's Voice REST API for the simulator's calls (the local stack runs it)",
+        description="The link token is read from $SIMULATOR_API_TOKEN, never from argv.",
+    )
+    api.add_argument("--host", default="127.0.0.1", help="listen address (loopback)")
+    api.add_argument("--port", type=int, default=0, help="listen port (0: any free one)")
+    api.add_argument("--application-id", required=True, help="the application's id")
+    api.add_argument("--public-key", type=Path, required=True, help="its public key (PEM)")
+    api.add_argument("--certfile", type=Path, required=True, help="TLS certificate chain")
+    api.add_argument("--keyfile", type=Path, required=True, help="TLS private key")
     return parser
 
 
@@ -184,6 +214,9 @@ class Setup:
     custom_data: dict[str, Any] | None = None
     #: What each call should sound like (``report.build_report``).
     expect: str = ECHO
+    #: The Voice REST API the calls' REST requests come through, if any.
+    api: ApiSettings | None = None
+    api_delay: float = 0.0
 
     def signer(self) -> Signer | None:
         """The webhook signer, or None when sending unsigned."""
@@ -255,7 +288,34 @@ def resolve(args: argparse.Namespace) -> Setup:
         from_user=args.from_user,
         custom_data=args.custom_data,
         expect=args.expect,
+        api=None if args.no_api else default_api(),
+        api_delay=_api_delay(args.api_delay),
     )
+
+
+def _api_delay(seconds: float) -> float:
+    if not 0 <= seconds <= MAX_API_DELAY:
+        raise UsageError(f"--api-delay must be between 0 and {MAX_API_DELAY:g} seconds")
+    return seconds
+
+
+async def open_api_link(setup: Setup) -> ApiLink | None:
+    """The link to the local stack's Voice REST API, when there is one."""
+    if setup.api is None:
+        return None
+    context = client_ssl_context(setup.api.cafile)
+    link = ApiLink(setup.api.url, setup.api.token, context, setup.api_delay)
+    try:
+        await link.open()
+    except SimulatorError as exc:
+        # A stack stopped uncleanly can leave its api.env behind: the calls still run,
+        # and any REST request about them gets 404.
+        print(
+            f"simulator: warning: {exc}; REST requests about these calls get 404",
+            file=sys.stderr,
+        )
+        return None
+    return link
 
 
 async def call_command(args: argparse.Namespace) -> int:
@@ -268,12 +328,14 @@ async def call_command(args: argparse.Namespace) -> int:
     # Progress goes where the report goes, so that it reads in order however the two
     # streams are shown; with --json, stdout is the JSON object alone.
     progress = sys.stderr if args.json else sys.stdout
+    link = await open_api_link(setup)
     context = CallContext(
         webhooks,
         pacer,
         SignalCache(setup.seconds, setup.wav),
         setup.signer(),
         say=functools.partial(_say, progress),
+        api_link=link,
     )
     options = setup.call_options(dtmf=args.dtmf, keep_audio=args.out is not None)
     try:
@@ -281,6 +343,8 @@ async def call_command(args: argparse.Namespace) -> int:
     finally:
         await pacer.close()
         await webhooks.aclose()
+        if link is not None:
+            await link.close()
     report = build_report(record, setup.expect)
     if args.out is not None and record.audio is not None:
         heard = heard_samples(
@@ -330,6 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "call":
             return asyncio.run(call_main(args))
+        if args.command == "api":
+            from simulator.api_main import api_main  # noqa: PLC0415 (uvicorn: api only)
+
+            try:
+                return api_main(args)
+            except SimulatorError as exc:
+                return fail(exc)
         return load_main(args)
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)

@@ -28,6 +28,7 @@ from typing import Any, cast
 import numpy as np
 
 from simulator.call import VARIANTS, Call, CallContext, SignalCache
+from simulator.cli import open_api_link
 from simulator.errors import SimulatorError, UsageError
 from simulator.load_report import LoadSummary, Progress, render_progress, render_summary, summarize
 from simulator.net import client_ssl_context
@@ -115,7 +116,8 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
         signals.get(LIKELY_RATE, variant)  # built before the clock starts
     webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeouts)
     pacer = Pacer()
-    context = CallContext(webhooks, pacer, signals, setup.signer())
+    link = await open_api_link(setup)
+    context = CallContext(webhooks, pacer, signals, setup.signer(), api_link=link)
     calls = [Call(setup.call_options(variant=i), context) for i in range(len(spec.offsets))]
     # Everything built so far lives for the whole run: keep the collector off it, and
     # off the full collections that would stop every call for 20+ ms in mid-run
@@ -138,6 +140,8 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
         reporter.cancel()
         await pacer.close()
         await webhooks.aclose()
+        if link is not None:
+            await link.close()
     reports = [build_report(record, setup.expect) for record in records]
     for report in reports:  # halved for the pipe; send times as seconds into the run
         report.rtt_ms = report.rtt_ms.astype(np.float32)

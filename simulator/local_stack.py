@@ -9,12 +9,15 @@ Caddy's local CA under ``caddy/data``. The simulator reads both so that
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator.errors import UsageError
 
 ROOT_CERT = Path("caddy/data/caddy/pki/authorities/local/root.crt")
 SECRETS = Path("secrets.env")
+#: Written by the stack (stack/voice_api.py): where its Voice REST API is.
+API_ENV = Path("voice-api/api.env")
 SECRET_VARIABLE = "VONAGE_SIGNATURE_SECRET"  # noqa: S105 (a name, not a secret)
 
 
@@ -83,3 +86,29 @@ def default_secret() -> str | None:
         return read_env_file(stack / SECRETS).get(SECRET_VARIABLE) or None
     except OSError:
         return None
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the local stack's Voice REST API (``python -m simulator api``)."""
+
+    url: str
+    application_id: str
+    cafile: Path
+    token: str = field(repr=False)
+
+
+def default_api() -> ApiSettings | None:
+    """The local stack's Voice REST API, when its ``voice-api/api.env`` is there."""
+    stack = find_stack_dir()
+    if stack is None or not (stack / API_ENV).is_file():
+        return None
+    try:
+        values = read_env_file(stack / API_ENV)
+    except OSError:
+        return None
+    host, token = values.get("VONAGE_API_HOST"), values.get("SIMULATOR_API_TOKEN")
+    cafile, app = values.get("SIMULATOR_API_CA"), values.get("VONAGE_APPLICATION_ID")
+    if not (host and token and cafile and app):
+        return None
+    return ApiSettings(f"https://{host}", app, Path(cafile), token)

@@ -115,6 +115,13 @@ class CallReport:
     #: What the call was expected to sound like (``--expect``).
     expect: str = ECHO
     heard: Heard = field(default_factory=Heard)
+    #: Who ended the call: "caller", or "application: hangup|transfer" (REST, §8).
+    ended_by: str = "caller"
+    #: Every REST request about the call the Voice REST API received, in order.
+    rest_requests: list[dict[str, Any]] = field(default_factory=list)
+    #: What those requests put into the call: talk texts, DTMF digits, stream URLs.
+    rest_talks: list[str] = field(default_factory=list)
+    rest_dtmf: list[str] = field(default_factory=list)
     rtt_ms: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
     #: When each frame of ``rtt_ms`` left (``time.monotonic()`` seconds).
     rtt_at_s: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
@@ -146,6 +153,12 @@ def build_report(record: CallRecord, expect: str = ECHO) -> CallReport:
         due = audio.due0 + np.arange(sent.size) * FRAME_SECONDS
         lateness = (sent - due)[sent > 0] * 1000
         reconnects, excused = _reconnects(record, sent, recv)
+        if record.api_end_frame is not None:
+            # A REST hangup ends the call with frames still in flight: their echo
+            # cannot come back, and they are no loss.
+            came_back = np.flatnonzero(recv[: record.api_end_frame] > 0)
+            after = int(came_back[-1]) + 1 if came_back.size else 0
+            excused[after:] = True
         frames = _frames(audio, sent, recv, excused)
         echo = _echo(frames, rtt)
     error = record.error
@@ -185,6 +198,10 @@ def build_report(record: CallRecord, expect: str = ECHO) -> CallReport:
         legs=[_leg_dict(leg) for leg in record.legs],
         expect=expect,
         heard=heard,
+        ended_by=record.ended_by,
+        rest_requests=list(record.api.requests) if record.api else [],
+        rest_talks=list(record.api.talks) if record.api else [],
+        rest_dtmf=list(record.api.dtmf) if record.api else [],
         rtt_ms=rtt,
         rtt_at_s=rtt_at,
         lateness_ms=lateness,
@@ -367,6 +384,17 @@ def render(report: CallReport) -> str:
     if report.dtmf_sent:
         lines.append(f"  dtmf      {report.dtmf_sent}")
     lines.extend(render_heard(report.heard))
+    lines.append(f"  ended by  {report.ended_by}")
+    for request in report.rest_requests:
+        lines.append(
+            f"  REST      {request.get('method')} {request.get('path')}"
+            f" ({request.get('action')}): {request.get('status')}"
+            + (f" — {request['error']}" if request.get("error") else "")
+        )
+    for text in report.rest_talks:
+        lines.append(f"  REST talk {text}")
+    for digits in report.rest_dtmf:
+        lines.append(f"  REST dtmf {digits}")
     lines.append("  events    " + ", ".join(_exchange_text(x) for x in report.events))
     lines.extend(f"  FAILED    {line}" for line in report.events_failed)
     return "\n".join(lines)

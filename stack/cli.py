@@ -205,6 +205,8 @@ def describe(stack: Stack) -> str:
         f"  caddy       pid {_pid(stack.caddy):<7} {stack.base_url}  (/webhooks/*, /socket)",
         f"              admin API {stack.admin.url} (loopback only)",
         f"  webhooks    pid {_pid(stack.webhooks):<7} {stack.webhooks_url}",
+        f"  voice-api   pid {_pid(stack.voice_api):<7} https://{stack.voice_api_host}"
+        "  (the simulator's Voice REST API: hangup, transfer, talk, dtmf, calls)",
     ]
     # A replica's address is no URL to open: calls reach it as WebSockets through Caddy,
     # and only its /healthz and /metrics answer plain HTTP there.
@@ -218,6 +220,7 @@ def describe(stack: Stack) -> str:
         + ", ".join(stack.listed_addresses()),
         f"Local CA root (trusted by nothing but the simulator): {_short(stack.cafile)}",
         f"Secrets ({origin}): {root}/secrets.env",
+        f"Vonage application (local, no account): {root}/voice-api/ (key pair, CA, api.env)",
         f"Logs: {root}/logs/",
         "",
         "Place a simulated call from another terminal:",

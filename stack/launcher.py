@@ -36,6 +36,7 @@ from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
 from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
 from stack.state_lock import StateLock
+from stack.voice_api import VoiceApiFiles, new_link_token, prepare_voice_api, write_api_env
 
 __all__ = ["Replica", "Stack", "StackConfig"]
 
@@ -47,8 +48,19 @@ STOP_MARGIN: Final = 20.0
 ROUTABLE_POLL: Final = 0.2
 #: The audio service's gauge of calls in progress (audio_socket/metrics.py).
 _CALLS_ACTIVE: Final = re.compile(r"^audio_calls_active (\S+)$", re.MULTILINE)
-#: Variables the launcher sets for every run; the caller's values are replaced.
-_LISTEN_VARIABLES: Final = ("WEBHOOKS_HOST", "WEBHOOKS_PORT", "AUDIO_HOST", "AUDIO_PORT")
+#: Variables the launcher sets for every run; the caller's values are replaced. The
+#: Vonage application of a local run is the simulator's (stack/voice_api.py).
+_LISTEN_VARIABLES: Final = (
+    "WEBHOOKS_HOST",
+    "WEBHOOKS_PORT",
+    "AUDIO_HOST",
+    "AUDIO_PORT",
+    "VONAGE_APPLICATION_ID",
+    "VONAGE_PRIVATE_KEY",
+    "VONAGE_PRIVATE_KEY_PATH",
+    "VONAGE_API_HOST",
+    "REQUESTS_CA_BUNDLE",
+)
 
 
 class Stack:
@@ -67,6 +79,12 @@ class Stack:
         self._placeholders: CaddyPlaceholders | None = None
         self._dns: DnsResponder | None = None
         self.webhooks: ManagedProcess | None = None
+        #: The simulator's Voice REST API (stack/voice_api.py) and its files.
+        self.voice_api: ManagedProcess | None = None
+        self.voice_api_files: VoiceApiFiles | None = None
+        self.voice_api_host = ""
+        #: What the simulator's processes open their link to the API with.
+        self.voice_api_token = ""
         self.caddy: ManagedProcess | None = None
 
     # What tests and the CLI read
@@ -174,6 +192,7 @@ class Stack:
             self._placeholders = self._reserve_ports()
             self._prepare_state_dir()
             self._start_dns()
+            self._start_voice_api()
             self._start_services()
             self._start_caddy()
         except BaseException:
@@ -229,6 +248,53 @@ class Stack:
             self.placeholders, resolver=self._dns.resolver_address
         )
 
+    def _start_voice_api(self) -> None:
+        """The simulator's Voice REST API, before the services that are pointed at it."""
+        files = self.voice_api_files = prepare_voice_api(self.paths.root)
+        port = pick_free_port([LOOPBACK], avoid=list(self._reserved_ports()))
+        self.voice_api_host = f"{LOOPBACK}:{port}"
+        token = self.voice_api_token = new_link_token()
+        write_api_env(files, self.voice_api_host, token)
+        env = {k: v for k, v in self.config.environ.items() if k not in _LISTEN_VARIABLES}
+        env["SIMULATOR_API_TOKEN"] = token
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        argv = [
+            self._python, "-m", "simulator", "api",
+            "--host", LOOPBACK, "--port", str(port),
+            "--application-id", files.application_id,
+            "--public-key", str(files.public_key),
+            "--certfile", str(files.certfile),
+            "--keyfile", str(files.keyfile),
+        ]  # fmt: skip
+        self.voice_api = ManagedProcess(
+            "voice-api", argv, env, cwd=self.paths.root, log_path=self.paths.logs / "voice-api.log"
+        )
+        self.voice_api.start()
+        wait_until(
+            self._voice_api_listening,
+            f"the simulator's Voice REST API (https://{self.voice_api_host})",
+            self.config.startup_timeout,
+            [self.voice_api],
+        )
+
+    def _reserved_ports(self) -> set[int]:
+        p = self.placeholders
+        return {p.https_port, p.http_port, p.admin_port, p.webhooks_port, p.audio_port}
+
+    def _voice_api_listening(self) -> bool:
+        files = self.voice_api_files
+        if files is None:
+            return False
+        context = ssl.create_default_context(cafile=str(files.ca))
+        try:
+            with httpx.Client(verify=context, trust_env=False, timeout=2.0) as client:
+                # No JWT: 401 is the answer of a listening API.
+                status = client.get(f"https://{self.voice_api_host}/v1/calls/none").status_code
+                return status == httpx.codes.UNAUTHORIZED
+        except (httpx.HTTPError, ssl.SSLError):
+            return False
+
     def _start_services(self) -> None:
         self.webhooks = self._service_process("webhooks", self._webhooks_env())
         self.webhooks.start()
@@ -272,6 +338,14 @@ class Stack:
         env.update(self.secrets.as_env())
         env["PUBLIC_HOST"] = self.public_host
         env["PYTHONUNBUFFERED"] = "1"
+        files = self.voice_api_files
+        if files is not None:
+            # Call control and outbound calls go to the simulator's REST API, signed
+            # with the local application's key, over TLS the SDK is made to trust.
+            env["VONAGE_APPLICATION_ID"] = files.application_id
+            env["VONAGE_PRIVATE_KEY_PATH"] = str(files.private_key)
+            env["VONAGE_API_HOST"] = self.voice_api_host
+            env["REQUESTS_CA_BUNDLE"] = str(files.ca)
         # The services import from the checkout, wherever the launcher runs from.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         return env
@@ -442,6 +516,11 @@ class Stack:
             replica.process.stop(None, self.config.drain_timeout + STOP_MARGIN, self._hurry)
         if self.webhooks is not None:
             self.webhooks.stop(timeout=10.0, cancel=self._hurry)
+        if self.voice_api is not None:
+            self.voice_api.stop(timeout=10.0, cancel=self._hurry)
+        if self.voice_api_files is not None:
+            # The simulator would otherwise try to link to an API that is gone.
+            self.voice_api_files.env_file.unlink(missing_ok=True)
         if self.caddy is not None:
             self.caddy.stop(timeout=15.0, cancel=self._hurry)
         if self._dns is not None:
