@@ -64,6 +64,46 @@ class CallStart:
         value = self.metadata.get("call_uuid")
         return value if isinstance(value, str) else None
 
+    # What the answer webhook put in the headers (webhooks/call_fields.py); None when
+    # absent. The metadata came from the socket's opener, like every header: use it to
+    # tailor the call, never to authorise anything.
+
+    @property
+    def caller(self) -> str | None:
+        """The answer's ``from``: who called (inbound), or our number (dialled)."""
+        return self._text("from")
+
+    @property
+    def called(self) -> str | None:
+        """The answer's ``to``: our number (inbound), or who we dialled."""
+        return self._text("to")
+
+    @property
+    def direction(self) -> str | None:
+        """``inbound``, or ``outbound`` for a call placed by ``python -m webhooks dial``."""
+        return self._text("direction")
+
+    @property
+    def conversation_uuid(self) -> str | None:
+        """The answer's ``conversation_uuid``."""
+        return self._text("conversation_uuid")
+
+    @property
+    def custom(self) -> Mapping[str, Any]:
+        """ANSWER_METADATA's object for this call (empty without one)."""
+        value = self.metadata.get("metadata")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def resumed(self) -> bool:
+        """True on a reconnected leg (attempt 2 or more): the caller was greeted already."""
+        attempt = self.attempt
+        return attempt is not None and attempt > 1
+
+    def _text(self, key: str) -> str | None:
+        value = self.metadata.get(key)
+        return value if isinstance(value, str) else None
+
     @property
     def attempt(self) -> int | None:
         """The ``attempt`` header: 1 on the answer NCCO, +1 per reconnect."""

@@ -81,6 +81,11 @@ class CallOptions:
     #: A Client SDK user placing the call from an app, instead of a phone (§1).
     from_user: str | None = None
     custom_data: dict[str, Any] | None = None
+    #: An outbound call placed through the REST API (dialer.py): its answer_url and
+    #: event_url as the application gave them; ``to`` is the callee, ``caller`` ours.
+    answer_url: str | None = None
+    event_url: str | None = None
+    outbound: bool = False
 
 
 class LegEnd(StrEnum):
@@ -190,7 +195,7 @@ class Call:
             self.record.conversation_uuid,
             None if app else options.caller,
             options.to,
-            Direction.INBOUND,
+            Direction.OUTBOUND if options.outbound else Direction.INBOUND,
         )
         self.notifier = Notifier(context.webhooks, self.record.exchanges, context.say)
         self.finished: asyncio.Future[None] | None = None
@@ -203,7 +208,7 @@ class Call:
     @property
     def events_url(self) -> str:
         """The application's event URL."""
-        return f"{self.options.base_url.rstrip('/')}/webhooks/events"
+        return self.options.event_url or f"{self.options.base_url.rstrip('/')}/webhooks/events"
 
     async def run(self) -> CallRecord:
         """Place the call, run it to the end, post ``completed``."""
@@ -256,7 +261,9 @@ class Call:
             self.ctx.setup_slots.release()
 
     async def _run(self) -> None:
-        answer_url = f"{self.options.base_url.rstrip('/')}/webhooks/answer"
+        answer_url = (
+            self.options.answer_url or f"{self.options.base_url.rstrip('/')}/webhooks/answer"
+        )
         try:
             ncco = await self.ctx.webhooks.answer(
                 answer_url,

@@ -25,8 +25,10 @@ from simulator.call import (
     Call,
     CallContext,
     CallOptions,
+    CallRecord,
     SignalCache,
 )
+from simulator.dialer import Dialer
 from simulator.errors import SimulatorError, UsageError
 from simulator.heard import heard_samples
 from simulator.local_stack import (
@@ -39,7 +41,7 @@ from simulator.local_stack import (
 from simulator.ncco import MAX_LIMIT_SECONDS
 from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
-from simulator.report import ECHO, EXPECTATIONS, build_report, render
+from simulator.report import ECHO, EXPECTATIONS, CallReport, build_report, render
 from simulator.rest_link import ApiLink
 from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
 from simulator.webhook import Timeouts, WebhookClient
@@ -169,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="draw the round trips to this PNG (needs matplotlib: `make setup`)",
     )
+    callee = commands.add_parser(
+        "callee",
+        parents=[common],
+        help="answer the outbound calls the application places (python -m webhooks dial)",
+    )
+    callee.add_argument("--calls", type=int, default=1, help="outbound calls to answer, then exit")
     api = commands.add_parser(
         "api",
         help="serve Vonage's Voice REST API for the simulator's calls (the local stack runs it)",
@@ -357,6 +365,50 @@ async def call_command(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
+async def callee_main(args: argparse.Namespace) -> int:
+    """``callee``: be the phone the application dials; one report per call."""
+    try:
+        return await callee_command(args)
+    except SimulatorError as exc:
+        return fail(exc)
+
+
+async def callee_command(args: argparse.Namespace) -> int:
+    """Serve as the dialer of the local stack's REST API until ``--calls`` have ended."""
+    setup = resolve(args)
+    if args.calls < 1:
+        raise UsageError("--calls must be at least 1")
+    link = await open_api_link(setup)
+    if link is None:
+        raise UsageError("callee needs the local stack's Voice REST API: start `make run` first")
+    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeouts)
+    pacer = Pacer()
+    progress = sys.stderr if args.json else sys.stdout
+    say = functools.partial(_say, progress)
+    context = CallContext(
+        webhooks, pacer, SignalCache(setup.seconds, setup.wav), setup.signer(), say, link
+    )
+    reports: list[CallReport] = []
+    done = asyncio.Event()
+
+    def on_record(record: CallRecord) -> None:
+        report = build_report(record)
+        reports.append(report)
+        print(json.dumps(report.as_dict()) if args.json else render(report), flush=True)
+        if len(reports) >= args.calls:
+            done.set()
+
+    try:
+        await link.serve_dialer(Dialer(context, setup.call_options(), on_record))
+        say(f"waiting for {args.calls} outbound call(s): python -m webhooks dial NUMBER")
+        await done.wait()
+    finally:
+        await pacer.close()
+        await webhooks.aclose()
+        await link.close()
+    return EXIT_OK if all(report.passed for report in reports) else EXIT_FAILED
+
+
 def _say(stream: TextIO, line: str) -> None:
     print(f"  {line}", file=stream, flush=True)
 
@@ -388,20 +440,26 @@ def fail(exc: SimulatorError) -> int:
     return EXIT_FAILED
 
 
+def _run_command(args: argparse.Namespace) -> int:
+    if args.command == "call":
+        return asyncio.run(call_main(args))
+    if args.command == "callee":
+        return asyncio.run(callee_main(args))
+    if args.command == "api":
+        from simulator.api_main import api_main  # noqa: PLC0415 (uvicorn: api only)
+
+        try:
+            return api_main(args)
+        except SimulatorError as exc:
+            return fail(exc)
+    return load_main(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "call":
-            return asyncio.run(call_main(args))
-        if args.command == "api":
-            from simulator.api_main import api_main  # noqa: PLC0415 (uvicorn: api only)
-
-            try:
-                return api_main(args)
-            except SimulatorError as exc:
-                return fail(exc)
-        return load_main(args)
+        return _run_command(args)
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return 130

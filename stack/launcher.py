@@ -350,6 +350,10 @@ class Stack:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         return env
 
+    def service_environment(self) -> dict[str, str]:
+        """What a service of this run sees: e.g. for ``python -m webhooks dial``."""
+        return self._service_env()
+
     def _webhooks_env(self) -> dict[str, str]:
         env = self._service_env()
         env["WEBHOOKS_HOST"] = LOOPBACK

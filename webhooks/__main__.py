@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import sys
 import warnings
+from collections.abc import Sequence
 
 import uvicorn
 from jwt import InsecureKeyLengthWarning
 
 from webhooks.app import create_app
+from webhooks.dial import DialError, dial
 from webhooks.errors import ConfigurationError
 from webhooks.logs import configure_logging
 from webhooks.settings import Settings, load_settings
 
 # How `python -m webhooks` exits when the configuration is bad (docs/contract.md).
 EXIT_CONFIGURATION = 2
+#: ``dial``: the call could not be placed.
+EXIT_DIAL_FAILED = 1
 
 
 def serve(settings: Settings) -> None:
@@ -40,13 +47,35 @@ def serve(settings: Settings) -> None:
     uvicorn.Server(config).run()
 
 
-def main() -> int:
+def dial_main(argv: Sequence[str], settings: Settings) -> int:
+    """``python -m webhooks dial TO [--from NUMBER]``: one JSON line, or one error line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m webhooks dial",
+        description="Place an outbound call through Vonage's Voice REST API; it reaches"
+        " the audio service as an inbound call does (the answer webhook connects it).",
+    )
+    parser.add_argument("to", metavar="TO", help="E.164 number (digits) or sip: URI to call")
+    parser.add_argument("--from", dest="caller", help="your number (default: a random one)")
+    args = parser.parse_args(argv)
+    try:
+        dialled = dial(settings, args.to, args.caller)
+    except DialError as exc:
+        print(f"dial: {exc}", file=sys.stderr)
+        return EXIT_DIAL_FAILED
+    print(json.dumps(dataclasses.asdict(dialled)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = load_settings()
     except ConfigurationError as exc:
         print("\n".join(exc.lines()), file=sys.stderr)
         return EXIT_CONFIGURATION
+    if args[:1] == ["dial"]:
+        return dial_main(args[1:], settings)
     configure_logging(settings.log_level)
     # Vonage chooses the signature secret's length; PyJWT would warn on every request
     # when it is under 32 bytes, which says nothing the operator can act on per request.

@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> Starlette:
     webhooks = Webhooks(settings, metrics)
     routes = [
         Route("/webhooks/answer", webhooks.answer, methods=["GET", "POST"]),
+        Route("/webhooks/answer/outbound", webhooks.answer_outbound, methods=["GET", "POST"]),
         Route("/webhooks/events", webhooks.events, methods=["POST", "GET"]),
         Route("/healthz", webhooks.healthz, methods=["GET"]),
         Route("/metrics", webhooks.metrics, methods=["GET"]),

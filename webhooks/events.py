@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from webhooks.call_fields import CallFields
 from webhooks.errors import BadRequest
 from webhooks.payloads import require_uuid
 
@@ -77,6 +78,8 @@ class SocketLeg:
 
     call_uuid: str
     attempt: int
+    #: The call's fields from those headers, carried into the reconnect's (call_fields.py).
+    fields: CallFields | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,9 @@ def _socket_leg(params: Mapping[str, Any], socket_uri: str) -> SocketLeg | None:
     except BadRequest:
         return None
     attempt = _attempt(headers.get("attempt"))
-    return None if attempt is None else SocketLeg(call_uuid, attempt)
+    if attempt is None:
+        return None
+    return SocketLeg(call_uuid, attempt, CallFields.from_headers(headers))
 
 
 def _attempt(value: object) -> int | None:

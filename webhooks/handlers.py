@@ -6,6 +6,7 @@ request's ``Host`` or ``X-Forwarded-*`` headers (docs/architecture.md, "public h
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -13,12 +14,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from webhooks.answer_metadata import call_metadata_hook, load_metadata_hook
+from webhooks.call_fields import CallFields, Direction
 from webhooks.credentials import SocketCredentials
 from webhooks.errors import MethodRefused
 from webhooks.events import CallEvent, Reply, parse_error_report, parse_event, plan_reply
 from webhooks.metrics import CONTENT_TYPE, Metrics
 from webhooks.ncco import Action, NccoBuilder
-from webhooks.payloads import parse_params, read_body, require_uuid
+from webhooks.payloads import parse_params, read_body
 from webhooks.replay import ReplayCache
 from webhooks.settings import Settings
 from webhooks.signatures import SignatureVerifier
@@ -44,15 +47,40 @@ class Webhooks:
         # not cover (docs/security.md): refused unless the deployer opts in.
         self.refuse_get = self.verifier is not None and not settings.webhooks_allow_get
         self.ready = False
+        #: ANSWER_METADATA's function (answer_metadata.py), if set.
+        self.metadata_hook = (
+            load_metadata_hook(settings.answer_metadata) if settings.answer_metadata else None
+        )
 
     async def answer(self, request: Request) -> Response:
         """The answer webhook: greeting, then connect to the audio socket (§1, §2)."""
+        return await self._answer(request, "inbound")
+
+    async def answer_outbound(self, request: Request) -> Response:
+        """The answer webhook of a call we dialled (``python -m webhooks dial``).
+
+        The answer request names no direction (docs/vonage-protocol.md §1), so the
+        dialled call's ``answer_url`` is this route: the connect's caller id is then
+        our ``from``, not the callee's number.
+        """
+        return await self._answer(request, "outbound")
+
+    async def _answer(self, request: Request, direction: Direction) -> Response:
         params = await self._receive(request)
-        call_uuid = require_uuid(params)
+        fields = CallFields.from_answer(params, direction)
+        if self.metadata_hook is not None:
+            metadata = await call_metadata_hook(self.metadata_hook, params, fields.call_uuid)
+            fields = dataclasses.replace(fields, metadata=metadata)
         # Vonage opens the socket once the greeting has played (docs/vonage-protocol.md §6).
-        credential = self.credentials.mint(call_uuid, 1, delay=self.ncco.greeting_seconds)
-        ncco = self.ncco.build_answer_ncco(call_uuid, params.get("to"), credential)
-        log.info("call answered", extra={"uuid": call_uuid, "method": request.method})
+        credential = self.credentials.mint(
+            fields.call_uuid, 1, delay=self.ncco.greeting_seconds, region=fields.region
+        )
+        ours = params.get("from") if direction == "outbound" else params.get("to")
+        ncco = self.ncco.build_answer_ncco(fields, ours, credential)
+        log.info(
+            "call answered",
+            extra={"uuid": fields.call_uuid, "method": request.method, "direction": direction},
+        )
         return JSONResponse(ncco)
 
     async def events(self, request: Request) -> Response:
@@ -108,8 +136,9 @@ class Webhooks:
         leg = event.socket_leg
         if reply is Reply.RECONNECT and leg is not None:
             attempt = leg.attempt + 1
-            credential = self.credentials.mint(leg.call_uuid, attempt)
-            return self.ncco.build_reconnect_ncco(leg.call_uuid, attempt, event.caller, credential)
+            fields = leg.fields or CallFields(leg.call_uuid)
+            credential = self.credentials.mint(leg.call_uuid, attempt, region=fields.region)
+            return self.ncco.build_reconnect_ncco(fields, attempt, event.caller, credential)
         if reply is Reply.APOLOGY:
             return self.ncco.build_apology_ncco()
         return None

@@ -7,7 +7,6 @@ The talk actions never change, so they are validated and serialised once; only t
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from vonage_voice.models.connect_endpoints import (  # type: ignore[import-untyp
 )
 from vonage_voice.models.ncco import Connect, Talk  # type: ignore[import-untyped]
 
+from webhooks.call_fields import MAX_HEADERS_BYTES, MAX_UUID_CHARS, CallFields
 from webhooks.errors import BadRequest
 from webhooks.settings import ContentType, Settings
 
@@ -34,8 +34,6 @@ __all__ = [
 
 Action = dict[str, Any]
 
-# docs/vonage-protocol.md §2: the endpoint `headers` object is at most 512 bytes serialised.
-MAX_HEADERS_BYTES = 511
 # docs/vonage-protocol.md §2: `from` is digits only, the Python SDK's PhoneNumber pattern.
 _E164_RE = re.compile(r"[1-9]\d{6,14}")
 # Vonage publishes no speaking rate; voices at their default rate speak ~150 words a
@@ -67,11 +65,10 @@ def caller_id(number: object) -> str | None:
 
 
 def endpoint_headers(call_uuid: str, attempt: int) -> dict[str, Any]:
-    """The endpoint ``headers`` (docs/contract.md), checked against Vonage's size limit."""
-    headers: dict[str, Any] = {"call_uuid": call_uuid, "attempt": attempt}
-    if len(json.dumps(headers).encode()) > MAX_HEADERS_BYTES:
+    """The endpoint ``headers`` of a call known by its uuid only (docs/contract.md)."""
+    if len(call_uuid) > MAX_UUID_CHARS:
         raise BadRequest("uuid is too long for the websocket endpoint headers")
-    return headers
+    return CallFields(call_uuid).headers(attempt)
 
 
 def _dump(action: Any) -> Action:
@@ -104,28 +101,33 @@ class NccoBuilder:
             greeting_seconds=speech_seconds(settings.greeting_text),
         )
 
-    def build_answer_ncco(self, call_uuid: str, called: object, credential: str) -> list[Action]:
-        """Greeting, then connect to the socket as attempt 1, ``from`` the called number."""
-        return [self.greeting, self.build_connect(call_uuid, 1, caller_id(called), credential)]
+    def build_answer_ncco(
+        self, call: CallFields | str, ours: object, credential: str
+    ) -> list[Action]:
+        """Greeting, then connect to the socket as attempt 1, ``from`` our number ``ours``
+        (the called number of an inbound call, the caller id of one we dialled)."""
+        fields = call if isinstance(call, CallFields) else CallFields(call)
+        return [self.greeting, self.build_connect(fields, 1, caller_id(ours), credential)]
 
     def build_reconnect_ncco(
-        self, call_uuid: str, attempt: int, caller: object, credential: str
+        self, call: CallFields | str, attempt: int, caller: object, credential: str
     ) -> list[Action]:
         """Connect again (docs/vonage-protocol.md §4): replaces the rest of the call's NCCO."""
-        return [self.build_connect(call_uuid, attempt, caller_id(caller), credential)]
+        fields = call if isinstance(call, CallFields) else CallFields(call)
+        return [self.build_connect(fields, attempt, caller_id(caller), credential)]
 
     def build_apology_ncco(self) -> list[Action]:
         """The apology spoken once the reconnect attempts are used up."""
         return [self.apology]
 
     def build_connect(
-        self, call_uuid: str, attempt: int, caller: str | None, credential: str
+        self, call: CallFields, attempt: int, caller: str | None, credential: str
     ) -> Action:
         """One synchronous ``connect`` to the websocket endpoint with a fresh credential."""
         endpoint = WebsocketEndpoint(
             uri=self.socket_uri,
             contentType=self.content_type,
-            headers=endpoint_headers(call_uuid, attempt),
+            headers=call.headers(attempt),
             authorization=WebsocketAuthorization(type="custom", value=f"Bearer {credential}"),
         )
         # `synchronous` makes Vonage post this leg's events to eventUrl and run the NCCO

@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from webhooks.answer_metadata import load_metadata_hook
 from webhooks.errors import ConfigurationError
+from webhooks.vonage_app import Application, load_application
 
 __all__ = ["ContentType", "Settings", "load_settings"]
 
@@ -69,6 +71,34 @@ class Settings(BaseSettings):
     webhooks_host: str = "0.0.0.0"
     webhooks_port: int = Field(8000, ge=1, le=_MAX_PORT)
     log_level: LogLevel = "INFO"
+    #: ``module:function`` giving a little custom data per call (webhooks/answer_metadata.py).
+    answer_metadata: str | None = None
+    #: The Vonage application, for ``python -m webhooks dial`` (webhooks/vonage_app.py).
+    vonage_application_id: str | None = None
+    vonage_private_key: SecretStr | None = None
+    vonage_private_key_path: Path | None = None
+    vonage_api_host: str | None = None
+    vonage_api_timeout: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("answer_metadata")
+    @classmethod
+    def _check_answer_metadata(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_metadata_hook(value)  # at start-up, not at the first call
+        return value
+
+    def application(self) -> Application | None:
+        """The Vonage application, or None without credentials; ConfigurationError if bad."""
+        key = self.vonage_private_key
+        application, problems = load_application(
+            self.vonage_application_id,
+            key.get_secret_value() if key is not None else None,
+            self.vonage_private_key_path,
+            self.vonage_api_host,
+        )
+        if problems:
+            raise ConfigurationError(problems)
+        return application
 
     @field_validator("public_host")
     @classmethod
@@ -158,9 +188,11 @@ class Settings(BaseSettings):
 def load_settings(env_file: Path | str | None = ".env") -> Settings:
     """Read the settings once, raising ``ConfigurationError`` naming each bad variable."""
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+    settings.application()  # the credentials are checked at start-up
+    return settings
 
 
 def _describe(exc: ValidationError) -> list[tuple[str, str]]:

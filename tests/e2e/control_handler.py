@@ -1,7 +1,8 @@
 """A handler for the call-control tests: it echoes, and a DTMF digit asks it to act.
 
 ``1`` hang up, ``2`` close the socket instead, ``3`` transfer to a talk, ``4`` say
-something and send DTMF, ``0`` nothing. Chosen with
+something and send DTMF, ``5`` say what it knows of the call (:func:`describe`),
+``0`` nothing. Chosen with
 ``AUDIO_HANDLER=tests.e2e.control_handler:ControlHandler``. A failed request is
 answered in-band with one frame of :data:`FAILED_MARKER`, so a test sees it while
 the socket stays open.
@@ -26,13 +27,23 @@ FAILED_MARKER = b"\x7f\x7f" * 320
 log = logging.getLogger("tests.control_handler")
 
 
+def describe(start: CallStart) -> str:
+    """What on_start knows of the call, as one line."""
+    return (
+        f"{start.direction} from {start.caller} to {start.called}"
+        f" conversation {start.conversation_uuid} attempt {start.attempt}"
+        f" resumed {start.resumed} custom {dict(start.custom)}"
+    )
+
+
 class ControlHandler(CallHandler):
     """Echo; DTMF digits are call-control requests."""
 
-    __slots__ = ("call", "tasks")
+    __slots__ = ("call", "start", "tasks")
 
     def on_start(self, call: CallControl, start: CallStart) -> None:
         self.call = call
+        self.start = start
         self.tasks: set[asyncio.Task[None]] = set()
 
     def on_audio(self, frame: bytes) -> None:
@@ -56,6 +67,8 @@ class ControlHandler(CallHandler):
             elif digit == "4":
                 await self.call.say(SAY_TEXT, "en-GB")
                 await self.call.send_dtmf(SAID_DTMF)
+            elif digit == "5":
+                await self.call.say(describe(self.start))
         except CallControlError as exc:
             log.warning("call control failed", extra={"error": str(exc)})
             self.call.send_audio(FAILED_MARKER)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
+from simulator.call import Call, CallContext, CallOptions, CallRecord, SignalCache
+from simulator.dialer import Dialer
 from simulator.net import client_ssl_context
 from simulator.pacer import Pacer
 from simulator.report import CallReport, build_report
@@ -223,3 +226,71 @@ def test_the_local_key_is_pkcs8_and_private(stack: Stack) -> None:
     assert files.private_key.stat().st_mode & 0o077 == 0
     assert uuid.UUID(files.application_id)
     assert Path(files.env_file).stat().st_mode & 0o077 == 0
+
+
+def answer_metadata(params: Mapping[str, object]) -> dict[str, object]:
+    """ANSWER_METADATA of the stack below: a tag for the handler, from the answer."""
+    return {"tag": "vip", "to": params.get("to")}
+
+
+@pytest.fixture(scope="module")
+def outbound_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The control handler, and the answer metadata hook above."""
+    started = start_stack(
+        tmp_path_factory.mktemp("outbound"),
+        audio_replicas=1,
+        AUDIO_HANDLER="tests.e2e.control_handler:ControlHandler",
+        ANSWER_METADATA="tests.e2e.test_call_control:answer_metadata",
+    )
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+async def test_outbound_call_dialled_through_the_simulator(outbound_stack: Stack) -> None:
+    """python -m webhooks dial: POST /v1/calls through the SDK; the simulator's callee
+    answers; the answer webhook connects it through Caddy as an inbound call, with our
+    number as caller id; on_start knows it is outbound, with the metadata."""
+    stack = outbound_stack
+    link = await _link(stack)
+    signer = Signer(stack.secrets.vonage_signature_secret)
+    webhooks = WebhookClient(client_ssl_context(stack.cafile), signer)
+    pacer = Pacer()
+    context = CallContext(webhooks, pacer, SignalCache(3.0), signer, api_link=link)
+    records: list[CallRecord] = []
+    template = CallOptions(stack.base_url, 3.0, dtmf="5", instant_talk=True)
+    try:
+        await link.serve_dialer(Dialer(context, template, records.append))
+        dialled = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "webhooks", "dial", "447700900001", "--from", "447700900000"],
+            env=stack.service_environment(),
+            cwd=stack.paths.root,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT * 2,
+            check=False,
+        )
+        assert dialled.returncode == 0, dialled.stderr
+        created = json.loads(dialled.stdout)
+        deadline = time.monotonic() + TIMEOUT * 2
+        while not records:
+            assert time.monotonic() < deadline, "the outbound call never ended"
+            await asyncio.sleep(0.1)
+    finally:
+        await pacer.close()
+        await webhooks.aclose()
+        await link.close()
+    (record,) = records
+    report = build_report(record)
+    assert report.passed, report.error
+    assert report.uuid == created["uuid"]
+    assert created["direction"] == "outbound"
+    answer_exchange = report.events[0]
+    assert answer_exchange["url"].endswith("/webhooks/answer/outbound")
+    conversation = created["conversation_uuid"]
+    assert report.rest_talks == [
+        f"outbound from 447700900000 to 447700900001 conversation {conversation}"
+        " attempt 1 resumed False custom {'tag': 'vip', 'to': '447700900001'}"
+    ]

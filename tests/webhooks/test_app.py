@@ -133,7 +133,14 @@ def test_answer_returns_greeting_and_connect(client: TestClient) -> None:
     assert endpoint["type"] == "websocket"
     assert endpoint["uri"] == SOCKET_URI
     assert endpoint["content-type"] == "audio/l16;rate=16000"
-    assert endpoint["headers"] == {"call_uuid": CALL_UUID, "attempt": 1}
+    assert endpoint["headers"] == {
+        "call_uuid": CALL_UUID,
+        "attempt": 1,
+        "conversation_uuid": ANSWER_PARAMS["conversation_uuid"],
+        "from": ANSWER_PARAMS["from"],
+        "to": CALLED,
+        "direction": "inbound",
+    }
     assert endpoint["authorization"]["type"] == "custom"
 
 
@@ -233,6 +240,7 @@ def test_answer_logs_one_line(client: TestClient, logs: pytest.LogCaptureFixture
 def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
     """Attempt 1 → 2 → 3 → apology, each reconnect with a fresh credential for the call."""
     connect = answer(client, ANSWER_PARAMS).json()[1]
+    first_headers = connect["endpoint"][0]["headers"]
     seen_jti = {credential_claims(connect)["jti"]}
     for attempt in (2, 3):
         response = post_json(client, EVENTS, socket_event(connect, status, f"leg-{attempt}"))
@@ -241,7 +249,9 @@ def test_reconnect_chain_then_apology(client: TestClient, status: str) -> None:
         assert connect["action"] == "connect"
         assert connect["eventType"] == "synchronous"
         assert connect["from"] == CALLED
-        assert connect["endpoint"][0]["headers"] == {"call_uuid": CALL_UUID, "attempt": attempt}
+        # The call's fields ride along unchanged; only the attempt moves on.
+        headers = connect["endpoint"][0]["headers"]
+        assert headers == first_headers | {"attempt": attempt}
         claims = credential_claims(connect)
         assert claims["sub"] == CALL_UUID
         assert claims["attempt"] == attempt
