@@ -78,7 +78,7 @@ def test_run_command_serves_until_signalled_then_stops_everything(
             assert f"{READY_LINE}https://localhost:{port}" in text
             assert f"python -m simulator call https://localhost:{port}" in text
             pids = [int(pid) for pid in re.findall(r"pid (\d+)", text)]
-            assert len(pids) == 4  # caddy, webhooks, audio-1, audio-2
+            assert len(pids) == 5  # caddy, webhooks, voice-api, audio-1, audio-2
             assert re.findall(r"127\.0\.0\.[23]:\d+  \(ws, behind Caddy\)", text)
             assert len(re.findall(r"\(ws, behind Caddy\)", text)) == 2
             assert "http://127.0.0.2" not in text
@@ -112,11 +112,13 @@ async def test_stack_state_folder_secrets_and_stop(tmp_path: Path) -> None:
         assert f"VONAGE_SIGNATURE_SECRET={signature_secret}\n" in secrets_env.read_text()
         assert stack.cafile == tmp_path / "caddy/data/caddy/pki/authorities/local/root.crt"
         assert {p.name for p in (tmp_path / "logs").iterdir()} == {
-            "caddy.log", "webhooks.log", "audio-1.log",
+            "caddy.log", "webhooks.log", "audio-1.log", "voice-api.log",
         }  # fmt: skip
         async with stack_client(stack) as client:  # signed with the given secret
             await fetch_ncco(client, stack, str(uuid.uuid4()))
-        processes = [stack.caddy, stack.webhooks, *(r.process for r in stack.replicas)]
+        processes = [
+            stack.caddy, stack.webhooks, stack.voice_api, *(r.process for r in stack.replicas)
+        ]  # fmt: skip
     finally:
         stack.stop()
     assert all(p is not None and not p.alive for p in processes)
