@@ -188,7 +188,8 @@ class Call:
         self.options = options
         self.ctx = context
         app = options.from_user is not None
-        call_uuid = dashed_uuid() if app else phone_leg_uuid()
+        # §1: an inbound phone leg's uuid has no dashes; app and outbound legs' have.
+        call_uuid = dashed_uuid() if app or options.outbound else phone_leg_uuid()
         self.record = CallRecord(call_uuid, f"CON-{dashed_uuid()}", options.seconds)
         self.caller_leg = Leg(
             call_uuid,

@@ -317,3 +317,25 @@ async def test_calls_set_up_while_others_listen_to_their_talk(start_stack: Start
     assert len(upgrades) == 3
     # Held through each talk, the slot would space the upgrades 2.2 s apart or more.
     assert max(upgrades) - min(upgrades) < 1.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "form"),
+    [({}, HEX32), ({"from_user": "alice"}, DASHED), ({"outbound": True}, DASHED)],
+    ids=["inbound-phone", "app", "outbound"],
+)
+async def test_the_call_leg_uuid_form(extra: dict[str, Any], form: re.Pattern[str]) -> None:
+    """32 hex digits for an inbound phone leg; dashed for an app or an outbound call."""
+    from simulator.call import Call, CallContext, CallOptions, SignalCache  # noqa: PLC0415
+    from simulator.pacer import Pacer  # noqa: PLC0415
+    from simulator.webhook import WebhookClient  # noqa: PLC0415
+
+    webhooks = WebhookClient(ssl.create_default_context(), None)
+    pacer = Pacer()
+    try:
+        context = CallContext(webhooks, pacer, SignalCache(0.1), None)
+        call = Call(CallOptions("https://localhost:1", 0.1, **extra), context)
+    finally:
+        await pacer.close()
+        await webhooks.aclose()
+    assert form.match(call.record.uuid)
