@@ -17,6 +17,11 @@ TEXT_SUFFIXES = frozenset(
 DOC_REFERENCE = re.compile(r"docs/([A-Za-z0-9_-]+\.md)")
 PROTOCOL_SECTION = re.compile(r"vonage-protocol\.md`?\s*§\s*(\d+)(?:\s*-\s*§?(\d+))?")
 SECTION_LIST = re.compile(r"vonage-protocol\.md`?\s*((?:§\d+(?:-§?\d+)?,?\s*)+)")
+#: A path into one of the project's folders, naming a file by its extension.
+REPOSITORY_PATH = re.compile(
+    r"(?<![\w./-])((?:audio_socket|webhooks|simulator|stack|bench|docs|tests|caddy|deploy)"
+    r"/[\w./-]*\.(?:md|py|json|yaml|yml|txt|js|toml|png|wav))(?![\w/-])"
+)
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 #: What a clone does not have: the development machine's folders, a sibling checkout,
 #: and the tracker's numbers.
@@ -82,6 +87,15 @@ def test_every_docs_reference_exists(texts: dict[str, str]) -> None:
     assert sorted(missing) == []
 
 
+def test_unknowns_stay_the_last_section() -> None:
+    """docs/vonage-protocol.md ends with its unknowns and assumptions, in order §1-§9."""
+    text = (ROOT / "docs" / "vonage-protocol.md").read_text()
+    headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+    assert headings[-1] == "9. Unknowns and assumptions"
+    numbered = [int(h.split(".")[0]) for h in headings if h[0].isdigit()]
+    assert numbered == list(range(1, 10))
+
+
 def test_every_protocol_section_cited_exists(texts: dict[str, str]) -> None:
     """Each ``docs/vonage-protocol.md §N`` cited is a numbered section of that page."""
     sections = _protocol_sections()
@@ -93,6 +107,25 @@ def test_every_protocol_section_cited_exists(texts: dict[str, str]) -> None:
                 if int(number) not in sections:
                     cited.add(f"{path}: §{number}")
     assert sorted(cited) == []
+
+
+def _prose(path: str, text: str) -> str:
+    """``text`` without its fenced code blocks, in Markdown: commands may name files
+    the reader is to create."""
+    return re.sub(r"```.*?```", "", text, flags=re.DOTALL) if path.endswith(".md") else text
+
+
+def test_every_repository_path_mentioned_exists(texts: dict[str, str]) -> None:
+    """A file of the repository named in a document or a comment is there to open."""
+    missing = sorted(
+        {
+            f"{path}: {name}"
+            for path, text in texts.items()
+            for name in REPOSITORY_PATH.findall(_prose(path, text))
+            if not (ROOT / name).exists()
+        }
+    )
+    assert missing == []
 
 
 def test_markdown_links_resolve(texts: dict[str, str]) -> None:
