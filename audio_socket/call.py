@@ -28,7 +28,7 @@ from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection
 from audio_socket.errors import CloseCode
 from audio_socket.framing import AudioBytes, Reframer
-from audio_socket.playout import Playout, PlayoutClock, QueuedPrompt
+from audio_socket.playout import PLAYED_KEY, Playout, PlayoutClock, QueuedPrompt
 from audio_socket.prompts import PromptSource, check_pcm, loader
 from audio_socket.protocol import CLEAR_MESSAGE, CallStart, build_notify
 
@@ -177,7 +177,13 @@ class SocketCall:
         return self._playout
 
     def notify(self, payload: Mapping[str, Any]) -> None:
-        """``{"action":"notify"}``: answered once audio sent before it has played."""
+        """``{"action":"notify"}``: answered once audio sent before it has played.
+
+        Raises:
+            ValueError: ``payload`` uses the key ``played()`` reserves.
+        """
+        if PLAYED_KEY in payload:
+            raise ValueError(f"the notify payload key {PLAYED_KEY!r} is reserved for played()")
         self._write_text(build_notify(payload))
 
     def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:

@@ -127,7 +127,8 @@ class CallControl(Protocol):
         ...
 
     def notify(self, payload: Mapping[str, Any]) -> None:
-        """Ask Vonage for ``websocket:notify`` once audio sent so far has played."""
+        """Ask Vonage for ``websocket:notify`` once audio sent so far has played; the
+        answer reaches ``on_event``. The key ``audio_socket_played`` is ``played()``'s."""
         ...
 
     def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:

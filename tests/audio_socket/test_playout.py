@@ -372,3 +372,19 @@ async def test_resampling_a_long_prompt_does_not_hold_up_the_loop() -> None:
     await probing
     assert abs(len(out) - 2 * 16000 * 300) <= 4
     assert worst < max(0.05, took / 2), (worst, took)  # blocked, it would be all of it
+
+
+async def test_a_handler_notify_cannot_use_the_reserved_key() -> None:
+    """notify() with played()'s key is refused before anything is sent."""
+    refused: list[str] = []
+
+    class Sneaky(CallHandler):
+        def on_start(self, call: CallControl, start: CallStart) -> None:
+            try:
+                call.notify({PLAYED_KEY: 1})
+            except ValueError as exc:
+                refused.append(str(exc))
+
+    async with running(Sneaky) as server, open_call(server.port):
+        await eventually(lambda: bool(refused))
+    assert "reserved" in refused[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_socket.handlers import EchoHandler, RecordingHandler
+from audio_socket.handlers import CallControl, CallHandler, EchoHandler, RecordingHandler
 from audio_socket.handlers.recorder import Recording, recording_path
 from audio_socket.protocol import CallStart
 from tests.audio_socket.helpers import eventually, open_call, running
@@ -93,3 +93,23 @@ async def test_a_recording_that_cannot_be_written_does_not_end_the_call(
             assert await asyncio.wait_for(ws.recv(), 10) == numbered(7)
     failures = [r for r in caplog.records if r.getMessage() == "recording failed"]
     assert len(failures) == 1
+
+
+async def test_what_play_sends_is_recorded_where_it_plays(tmp_path: Path) -> None:
+    """A handler's paced prompt lands on the right channel, in order, from the start."""
+    prompt = b"".join(numbered(n) for n in range(1, 21))
+
+    class Prompt(CallHandler):
+        def on_start(self, call: CallControl, start: CallStart) -> None:
+            call.play(prompt)
+
+    factory = lambda: RecordingHandler(Prompt(), tmp_path)  # noqa: E731
+    async with running(factory) as server, open_call(server.port) as ws:
+        for _ in range(30):  # the caller, at real time, while the prompt plays
+            await ws.send(numbered(0))
+            await asyncio.sleep(0.02)
+    [name] = os.listdir(tmp_path)
+    _, right = channels(tmp_path / name)
+    played = [n for n in right if n]
+    assert played == list(range(1, 21))
+    assert right.index(1) <= 2  # it starts where the caller was when it was sent
