@@ -40,7 +40,9 @@ import_rootfs() { # import_rootfs TAG... with the --change options in $changes
     for tag in "$@"; do podman tag "$id" "$tag"; done
 }
 
-debootstrap --variant=minbase --include=python3,python3-venv,libcap2-bin \
+# wget: the official Caddy image (Alpine) has busybox's, which compose.yaml's
+# healthcheck for Caddy uses.
+debootstrap --variant=minbase --include=python3,python3-venv,libcap2-bin,wget \
     bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 install -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"

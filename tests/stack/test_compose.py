@@ -187,3 +187,13 @@ def test_handler_override_without_a_folder_says_which_variable(tmp_path: Path) -
     with pytest.raises(subprocess.CalledProcessError) as failed:
         _config(tmp_path, COMPOSE_PLACEHOLDERS, HANDLER_FILE)
     assert "HANDLER_DIR" in failed.value.stderr
+
+
+def test_caddy_is_health_checked_on_its_own_healthz(compose: dict[str, Any]) -> None:
+    """Caddy's /healthz on its plain-HTTP port, in the container's own variable, every
+    few seconds: `up --wait` waits for Caddy serving, not only started."""
+    check = compose["services"]["caddy"]["healthcheck"]
+    assert check["test"][0] == "CMD-SHELL"
+    assert "http://127.0.0.1:$" in check["test"][1]
+    assert "${CADDY_HTTP_PORT}/healthz" in check["test"][1]  # escaped: the container's
+    assert 2 <= _seconds(check["interval"]) <= 5
