@@ -1,0 +1,202 @@
+"""A handler's call control against the simulator's Voice REST API, in process: real
+sockets, the real SDK over TLS, the order a deliberate end keeps (call_control.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trustme
+from websockets.protocol import State
+
+from audio_socket import call_control
+from audio_socket.errors import CallControlError, CallControlUnavailable
+from audio_socket.handlers.base import CallControl, CallHandler
+from audio_socket.protocol import CallEvent, CallStart, Dtmf
+from audio_socket.server import AudioServer
+from simulator.net import client_ssl_context
+from simulator.rest_api import VoiceApiServer
+from simulator.rest_link import ApiLink
+from tests.audio_socket.helpers import close_of, eventually, make_settings, open_call
+from tests.simulator.test_rest_api import APP_ID, KEY, OTHER_KEY, PUBLIC, TOKEN, Target
+
+DTMF_HANGUP = json.dumps({"event": "websocket:dtmf", "digit": "1", "duration": 100})
+FRAME = bytes(range(256)) * 2 + bytes(128)
+
+
+@dataclass
+class Outcomes:
+    """What the handlers' requests came to."""
+
+    done: list[str] = field(default_factory=list)
+    errors: list[CallControlError] = field(default_factory=list)
+
+
+class HangupOnDtmf(CallHandler):
+    """Echo; a key press hangs up, from a task as a handler should."""
+
+    def __init__(self, outcomes: Outcomes) -> None:
+        self.outcomes = outcomes
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def on_start(self, call: CallControl, start: CallStart) -> None:
+        self.call = call
+
+    def on_audio(self, frame: bytes) -> None:
+        self.call.send_audio(frame)
+
+    def on_event(self, event: CallEvent) -> None:
+        if isinstance(event, Dtmf):
+            task = asyncio.create_task(self._hangup())
+            self.tasks.add(task)
+
+    async def _hangup(self) -> None:
+        try:
+            await self.call.hangup()
+        except CallControlError as exc:
+            self.outcomes.errors.append(exc)
+        else:
+            self.outcomes.done.append("hangup")
+
+
+@dataclass
+class Api:
+    server: VoiceApiServer
+    link: ApiLink
+    host: str
+    clock: list[float]
+
+
+@pytest.fixture
+async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
+    """The simulator's REST API on loopback, trusted by the SDK through REQUESTS_CA_BUNDLE."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    clock = [0.0]
+    server = VoiceApiServer(
+        application_id=APP_ID,
+        public_key=PUBLIC,
+        link_token=TOKEN,
+        certfile=str(tmp_path / "cert.pem"),
+        keyfile=str(tmp_path / "key.pem"),
+        now=lambda: time.time() + clock[0],
+    )
+    await server.start()
+    host = f"127.0.0.1:{server.port}"
+    link = ApiLink(f"https://{host}", TOKEN, client_ssl_context(tmp_path / "ca.pem"))
+    await link.open()
+    try:
+        yield Api(server, link, host, clock)
+    finally:
+        await link.close()
+        await server.stop()
+
+
+def _audio(api: Api, outcomes: Outcomes, key: str = KEY) -> AudioServer:
+    settings = make_settings(
+        vonage_application_id=APP_ID, vonage_private_key=key, vonage_api_host=api.host
+    )
+    return AudioServer(settings, lambda: HangupOnDtmf(outcomes))
+
+
+async def _echoes(ws: object) -> None:
+    await ws.send(FRAME)  # type: ignore[attr-defined]
+    async with asyncio.timeout(5):
+        assert await ws.recv() == FRAME  # type: ignore[attr-defined]
+
+
+async def test_hangup_waits_for_vonage_to_close(api: Api) -> None:
+    """The REST hangup reaches Vonage with the socket open; Vonage then closes it."""
+    call_uuid, target, outcomes = str(uuid.uuid4()), Target(), Outcomes()
+    await api.link.register(call_uuid, target)
+    async with _audio(api, outcomes) as audio, open_call(audio.port, call_uuid) as ws:
+        await _echoes(ws)
+        await ws.send(DTMF_HANGUP)
+        await eventually(lambda: outcomes.done == ["hangup"])
+        assert [c.action for c in target.commands] == ["hangup"]
+        assert ws.state is State.OPEN  # never closed before Vonage does it
+        await ws.close()  # Vonage ends the leg
+    assert outcomes.errors == []
+
+
+async def test_without_vonage_closing_the_service_closes_with_a_warning(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bounded wait for Vonage, then the service closes the socket itself (1000)."""
+    monkeypatch.setattr(call_control, "VONAGE_CLOSE_WAIT", 0.3)
+    call_uuid, outcomes = str(uuid.uuid4()), Outcomes()
+    await api.link.register(call_uuid, Target())
+    async with _audio(api, outcomes) as audio, open_call(audio.port, call_uuid) as ws:
+        await ws.send(DTMF_HANGUP)
+        code, reason = await close_of(ws)
+    assert (code, reason) == (1000, "call ended by hangup")
+    assert "Vonage did not close the socket" in caplog.text
+
+
+@pytest.mark.parametrize("problem", ["wrong key", "expired JWT"])
+async def test_refused_request_is_the_documented_error_and_the_socket_stays_open(
+    api: Api, problem: str
+) -> None:
+    """401 from the simulator: CallControlError(401) in the handler; the call goes on."""
+    call_uuid, target, outcomes = str(uuid.uuid4()), Target(), Outcomes()
+    await api.link.register(call_uuid, target)
+    if problem == "expired JWT":
+        api.clock[0] = 1000.0  # the SDK's JWT lives 900 s
+    key = OTHER_KEY if problem == "wrong key" else KEY
+    async with _audio(api, outcomes, key) as audio, open_call(audio.port, call_uuid) as ws:
+        await ws.send(DTMF_HANGUP)
+        await eventually(lambda: bool(outcomes.errors))
+        (error,) = outcomes.errors
+        assert error.status == 401
+        assert "401" in str(error)
+        assert "Bearer" not in str(error)
+        await _echoes(ws)  # still open, still echoing
+        assert ws.state is State.OPEN
+    assert target.commands == []
+    assert api.server.requests[-1].status == 401
+
+
+async def test_without_credentials_the_error_names_the_variable() -> None:
+    """No VONAGE_APPLICATION_ID: CallControlUnavailable, the socket untouched."""
+    outcomes = Outcomes()
+    async with (
+        AudioServer(make_settings(), lambda: HangupOnDtmf(outcomes)) as audio,
+        open_call(audio.port) as ws,
+    ):
+        await ws.send(DTMF_HANGUP)
+        await eventually(lambda: bool(outcomes.errors))
+        await _echoes(ws)
+    (error,) = outcomes.errors
+    assert isinstance(error, CallControlUnavailable)
+    assert "VONAGE_APPLICATION_ID" in str(error)
+
+
+async def test_a_drain_leaves_a_call_that_is_hanging_up_to_vonage(api: Api) -> None:
+    """close_calls (the drain's 1001) skips a call whose hangup is in flight; others get
+    1001 and reconnect."""
+    call_uuid, target, outcomes = str(uuid.uuid4()), Target(), Outcomes()
+    await api.link.register(call_uuid, target)
+    api.link.delay = 1.0  # the hangup is in flight for a second
+    async with (
+        _audio(api, outcomes) as audio,
+        open_call(audio.port, call_uuid) as ending,
+        open_call(audio.port, "other-call") as other,
+    ):
+        await ending.send(DTMF_HANGUP)
+        await eventually(lambda: audio.live_calls == 2 and bool(api.server.requests))
+        closing = asyncio.create_task(audio.close_calls())
+        assert await close_of(other) == (1001, "server draining")
+        await eventually(lambda: outcomes.done == ["hangup"])
+        await _echoes(ending)  # never sent 1001: still open after the drain's closes
+        await ending.close()  # Vonage ends the leg after the hangup
+        await closing
