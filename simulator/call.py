@@ -184,13 +184,16 @@ def dtmf_schedule(digits: str, frames: int) -> list[tuple[int, str]]:
 class Call:
     """Runs one call; :meth:`run` never raises a :exc:`SimulatorError`."""
 
-    def __init__(self, options: CallOptions, context: CallContext) -> None:
+    def __init__(
+        self, options: CallOptions, context: CallContext, audio: CallAudio | None = None
+    ) -> None:
+        """``audio``: a live caller's (live.py) instead of the planned signal's."""
         self.options = options
         self.ctx = context
         app = options.from_user is not None
         # §1: an inbound phone leg's uuid has no dashes; app and outbound legs' have.
         call_uuid = dashed_uuid() if app or options.outbound else phone_leg_uuid()
-        self.record = CallRecord(call_uuid, f"CON-{dashed_uuid()}", options.seconds)
+        self.record = CallRecord(call_uuid, f"CON-{dashed_uuid()}", options.seconds, audio)
         self.caller_leg = Leg(
             call_uuid,
             self.record.conversation_uuid,

@@ -177,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer the outbound calls the application places (python -m webhooks dial)",
     )
     callee.add_argument("--calls", type=int, default=1, help="outbound calls to answer, then exit")
+    phone = commands.add_parser(
+        "phone",
+        parents=[common],
+        help="a softphone in the browser: call the stack with your microphone and hear it",
+        allow_abbrev=False,
+    )
+    phone.add_argument("--host", default="127.0.0.1", help="the page's address (loopback only)")
+    phone.add_argument("--port", type=int, default=8089, help="the page's port (0: any free one)")
     api = commands.add_parser(
         "api",
         help="serve Vonage's Voice REST API for the simulator's calls (the local stack runs it)",
@@ -445,6 +453,10 @@ def _run_command(args: argparse.Namespace) -> int:
         return asyncio.run(call_main(args))
     if args.command == "callee":
         return asyncio.run(callee_main(args))
+    if args.command == "phone":
+        from simulator.phone_main import phone_main  # noqa: PLC0415
+
+        return asyncio.run(phone_main(args))
     if args.command == "api":
         from simulator.api_main import api_main  # noqa: PLC0415 (uvicorn: api only)
 
