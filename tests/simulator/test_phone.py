@@ -13,7 +13,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from simulator.phone import MAX_CALLS, Phone, PhoneServer
+from simulator.call import Call, CallContext, CallOptions, LegRecord, SignalCache
+from simulator.live import LiveAudio
+from simulator.pacer import Pacer
+from simulator.phone import MAX_CALLS, Phone, PhoneServer, reconnect_gaps
 from simulator.webhook import WebhookClient
 
 
@@ -117,3 +120,21 @@ async def test_calls_at_once_are_bounded(server: PhoneServer) -> None:
             pass
     server.phone.active = 0
     assert refused.value.response.status_code == 503
+
+
+def test_reconnect_gaps_run_from_the_last_frame_back_to_the_first_after() -> None:
+    """Two legs: the gap is from the old leg's last echo to the new leg's first."""
+    webhooks = WebhookClient(ssl.create_default_context(), None)
+    audio = LiveAudio()
+    call = Call(
+        CallOptions("https://localhost:1"),
+        CallContext(webhooks, Pacer(), SignalCache(0.02), None),
+        audio,
+    )
+    audio.n = 6
+    audio.recv_at = [1.0, 1.02, 0.0, 0.0, 1.5, 1.52]
+    call.record.legs = [
+        LegRecord(1, "wss://a", 1, first_frame=0),
+        LegRecord(2, "wss://a", 2, first_frame=2),
+    ]
+    assert reconnect_gaps(call) == [0.48]
