@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection
-from audio_socket.errors import CloseCode
+from audio_socket.errors import CloseCode, PromptError
 from audio_socket.framing import AudioBytes, Reframer
 from audio_socket.playout import PLAYED_KEY, Playout, PlayoutClock, QueuedPrompt
 from audio_socket.prompts import PromptSource, check_pcm, loader
@@ -133,14 +133,17 @@ class SocketCall:
         resampling happen in a worker thread.
 
         Raises:
-            PromptError: ``audio`` is not whole 16-bit samples, or ``rate`` is
-                out of range (a WAV file that cannot be read fails the await).
+            PromptError: ``audio`` is not whole 16-bit samples, ``rate`` is out
+                of range or given with a WAV file (a WAV file that cannot be read
+                fails the await).
         """
         playout = self._playout_of()
         call_rate = self._start.sample_rate
         pcm = None if isinstance(audio, (str, os.PathLike)) else audio
         if pcm is not None:
             check_pcm(pcm, rate)
+        elif rate is not None:
+            raise PromptError("rate is for PCM: a WAV file says its own rate")
         prompt = playout.enqueue()
         if pcm is not None and rate in (None, call_rate):
             playout.ready(prompt, pcm)

@@ -344,11 +344,16 @@ async def test_a_bad_prompt_is_a_prompt_error() -> None:
                 await call.play("/nonexistent.wav")
             except PromptError as exc:
                 raised.append(str(exc))
+            try:
+                call.play("/some.wav", rate=8000)
+            except PromptError as exc:
+                raised.append(str(exc))
 
     async with running(BadHandler) as server, open_call(server.port):
-        await eventually(lambda: len(raised) == 2)
+        await eventually(lambda: len(raised) == 3)
     assert "even number" in raised[0]
     assert "nonexistent.wav" in raised[1]
+    assert "a WAV file says its own rate" in raised[2]
 
 
 async def test_resampling_a_long_prompt_does_not_hold_up_the_loop() -> None:
