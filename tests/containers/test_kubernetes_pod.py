@@ -100,7 +100,9 @@ def _env_file(
             ref = item["valueFrom"]["configMapKeyRef"]
             values[item["name"]] = maps[ref["name"]][ref["key"]]
         else:
-            values[item["name"]] = keys[item["valueFrom"]["secretKeyRef"]["key"]]
+            ref = item["valueFrom"]["secretKeyRef"]
+            if ref["key"] in keys or not ref.get("optional", False):
+                values[item["name"]] = keys[ref["key"]]
     path.touch(mode=0o600)
     path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
     return ["--env-file", str(path)]

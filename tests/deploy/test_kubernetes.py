@@ -269,10 +269,10 @@ def test_secrets_are_referenced_never_embedded(
     assert not [r for r in resources if r["kind"] == "Secret"]
     for name, _, container in _containers(resources):
         for item in container.get("env", []):
-            if "SECRET" in item["name"]:
+            if "SECRET" in item["name"] or "PRIVATE_KEY" in item["name"]:
                 assert "secretKeyRef" in item.get("valueFrom", {}), (name, item["name"])
     for config_map in (r for r in resources if r["kind"] == "ConfigMap"):
-        assert not [key for key in config_map["data"] if "SECRET" in key]
+        assert not [key for key in config_map["data"] if "SECRET" in key or "KEY" in key]
     assert "BEGIN PRIVATE KEY" not in rendered[1]
 
 
