@@ -137,8 +137,8 @@ class CallRecord:
     api: CallApi | None = None
     #: Who ended the call: "caller", "application: hangup", "application: transfer".
     ended_by: str = "caller"
-    #: The frame at which a REST hangup ended the call, if one did.
-    api_end_frame: int | None = None
+    #: The frames at which a REST hangup or transfer ended a socket leg.
+    api_end_frames: list[int] = field(default_factory=list)
 
 
 class SignalCache:
@@ -474,8 +474,8 @@ class Call:
         """Vonage closes the socket leg it was asked to end; a hangup ends the audio."""
         audio.sink = None
         leg.end_frame = audio.next
+        self.record.api_end_frames.append(audio.next)
         if end.action == "hangup":
-            self.record.api_end_frame = audio.next
             self.ctx.pacer.remove(audio)
         await connection.close()
         self.record.text_messages += await reader

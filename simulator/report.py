@@ -153,12 +153,12 @@ def build_report(record: CallRecord, expect: str = ECHO) -> CallReport:
         due = audio.due0 + np.arange(sent.size) * FRAME_SECONDS
         lateness = (sent - due)[sent > 0] * 1000
         reconnects, excused = _reconnects(record, sent, recv)
-        if record.api_end_frame is not None:
-            # A REST hangup ends the call with frames still in flight: their echo
-            # cannot come back, and they are no loss.
-            came_back = np.flatnonzero(recv[: record.api_end_frame] > 0)
+        for end_frame in record.api_end_frames:
+            # A REST hangup or transfer ends the leg with frames still in flight: their
+            # echo cannot come back, and they are no loss.
+            came_back = np.flatnonzero(recv[:end_frame] > 0)
             after = int(came_back[-1]) + 1 if came_back.size else 0
-            excused[after:] = True
+            excused[after:end_frame] = True
         frames = _frames(audio, sent, recv, excused)
         echo = _echo(frames, rtt)
     error = record.error

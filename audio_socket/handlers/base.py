@@ -20,6 +20,14 @@ The handler acts on the call through :class:`CallControl`: ``send_audio``
 ``close``. Sending never blocks; a handler task that produces audio faster than
 real time awaits ``drain()`` now and then.
 
+A handler ends its call with ``await call.hangup()``, never ``close()``: Vonage
+takes a socket the application closes for an accident, posts ``disconnected``,
+and the call is reconnected (``on_start`` runs again, on whichever replica takes
+it, with ``start.resumed`` true). ``hangup()``, ``transfer(ncco)``, ``say(text)``
+and ``send_dtmf(digits)`` go through Vonage's Voice REST API
+(``audio_socket/call_control.py``) and raise ``CallControlError`` when it fails,
+leaving the socket open; call them from a task, not awaited in ``on_audio``.
+
 Prompts go through ``play()``, not ``send_audio``: ``await call.play(pcm_or_wav)``
 paces the prompt at real time with a small lead (``PLAYOUT_LEAD_MS``), so a
 long prompt never fills Vonage's buffer or ours, ``clear()`` stops it at once
