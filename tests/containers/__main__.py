@@ -67,6 +67,8 @@ def prepare(engine: Engine, environ: Mapping[str, str], scratch: Path) -> None:
         built = ensure_standins(podman_env(environ))
         verb = "built" if built else "reused (recipe unchanged)"
         print(f"container tier: stand-in base images {verb} in {time.monotonic() - started:.0f} s")
+        if built:
+            prune_images(environ)
         started = time.monotonic()
         verb = "built" if ensure_prometheus_standin(podman_env(environ)) else "reused"
         print(f"container tier: Prometheus stand-in {verb} in {time.monotonic() - started:.0f} s")
@@ -75,6 +77,19 @@ def prepare(engine: Engine, environ: Mapping[str, str], scratch: Path) -> None:
     started = time.monotonic()
     project.run("build", timeout=BUILD_TIMEOUT)
     print(f"container tier: built caddy, webhooks, audio in {time.monotonic() - started:.0f} s")
+
+
+def prune_images(environ: Mapping[str, str]) -> None:
+    """Drop the images nothing refers to any more (those built on the stand-ins just
+    replaced), in the tier's own storage root only: it would grow by gigabytes a
+    recipe otherwise. Not on every run: the build cache is made of such images too."""
+    subprocess.run(
+        ["podman", "image", "prune", "--force"],
+        env=podman_env(environ),
+        stdout=subprocess.DEVNULL,
+        timeout=BUILD_TIMEOUT,
+        check=True,
+    )
 
 
 def run_tests(engine: Engine, environ: Mapping[str, str], pytest_args: Sequence[str]) -> int:
