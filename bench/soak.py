@@ -34,6 +34,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from stack import Stack, StackConfig
+from stack.caddy import CaddyAdmin
 
 SAMPLE_EVERY = 5.0
 FLAT_MB = 10.0
@@ -84,10 +85,10 @@ class Series:
         }
 
 
-def go_runtime(admin_url: str) -> tuple[float, float] | None:
+def go_runtime(admin: CaddyAdmin) -> tuple[float, float] | None:
     """Caddy's live Go heap (MB) and goroutines, from its admin /metrics; None if unreadable."""
     try:
-        text = httpx.get(f"{admin_url}/metrics", timeout=2.0).text
+        text = admin.metrics()
     except httpx.HTTPError:
         return None
     return parse_go_runtime(text)
@@ -184,7 +185,7 @@ def service_series(stack: Stack) -> list[Series]:
 
 
 def run_load(
-    stack: Stack, args: argparse.Namespace, series: list[Series], admin_url: str
+    stack: Stack, args: argparse.Namespace, series: list[Series], admin: CaddyAdmin
 ) -> dict[str, Any]:
     """``python -m simulator load`` against the stack, sampling memory while it runs."""
     seconds = args.minutes * 60
@@ -206,7 +207,7 @@ def run_load(
                 if (mb := rss_mb(s.pid)) is not None:
                     s.times.append(now)
                     s.rss_mb.append(mb)
-                    if s.name == "caddy" and (go := go_runtime(admin_url)) is not None:
+                    if s.name == "caddy" and (go := go_runtime(admin)) is not None:
                         s.go_times.append(now)
                         s.heap_mb.append(go[0])
                         s.goroutines.append(go[1])
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: stack up at {stack.base_url}; {args.calls} calls for"
                   f" {args.minutes:g} min", file=sys.stderr)  # fmt: skip
             series = service_series(stack)
-            summary = run_load(stack, args, series, stack.admin.url)
+            summary = run_load(stack, args, series, stack.admin)
     warm_from = args.ramp + WARMUP_FRACTION * args.minutes * 60
     memory = [s.figures(warm_from) | heap_figures(s, warm_from) for s in series]
     problems = verdict(summary, memory, args.calls)

@@ -1,7 +1,13 @@
-"""Caddy for the local stack: the placeholders of caddy/Caddyfile, and its admin API."""
+"""Caddy for the local stack: the placeholders of caddy/Caddyfile, and its admin API.
+
+The admin API can load any config, a file server over the state folder included, so
+it listens on a unix socket inside that 0700 folder: only this user reaches it
+(docs/security.md), never a TCP port another local user could use.
+"""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +17,18 @@ import httpx
 
 from stack.paths import CADDYFILE, StatePaths
 
-__all__ = ["CaddyAdmin", "CaddyPlaceholders", "caddy_argv", "caddy_environment"]
+__all__ = [
+    "MAX_SOCKET_PATH_BYTES",
+    "CaddyAdmin",
+    "CaddyPlaceholders",
+    "caddy_argv",
+    "caddy_environment",
+]
 
 LOOPBACK: Final = "127.0.0.1"
 ADMIN_TIMEOUT: Final = 10.0
+#: sun_path is 108 bytes on Linux, its terminating NUL included.
+MAX_SOCKET_PATH_BYTES: Final = 107
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,8 @@ class CaddyPlaceholders:
 
     https_port: int
     http_port: int
-    admin_port: int
+    #: The admin API's unix socket (absolute), in the state folder.
+    admin_socket: Path
     webhooks_port: int
     replica_name: str
     audio_port: int
@@ -41,7 +56,8 @@ class CaddyPlaceholders:
             "CADDY_BIND": LOOPBACK,
             "CADDY_HTTPS_PORT": str(self.https_port),
             "CADDY_HTTP_PORT": str(self.http_port),
-            "CADDY_ADMIN": f"{LOOPBACK}:{self.admin_port}",
+            # Caddy's network address form for a unix socket: unix/ + the absolute path.
+            "CADDY_ADMIN": f"unix/{self.admin_socket}",
             "WEBHOOKS_UPSTREAM": f"{LOOPBACK}:{self.webhooks_port}",
             "AUDIO_UPSTREAM_NAME": self.replica_name,
             "AUDIO_UPSTREAM_PORT": str(self.audio_port),
@@ -75,17 +91,40 @@ def caddy_argv(caddy: Path, command: str = "run", caddyfile: Path = CADDYFILE) -
 
 
 class CaddyAdmin:
-    """Caddy's admin API, on loopback only."""
+    """Caddy's admin API on its unix socket."""
 
-    def __init__(self, address: str) -> None:
-        self.url = f"http://{address}"
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
+        #: Requests go through the socket; the host is Caddy's default admin origin.
+        self.url = "http://localhost"
+
+    def _client(self, timeout: float = ADMIN_TIMEOUT) -> httpx.Client:
+        transport = httpx.HTTPTransport(uds=str(self.socket))
+        return httpx.Client(
+            transport=transport, base_url=self.url, timeout=timeout, trust_env=False
+        )
 
     def is_up(self) -> bool:
         """Whether the admin API answers."""
+        # httpcore leaks the socket of a unix connect that fails: try a plain one first.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(self.socket))
+            except OSError:
+                return False
         try:
-            return httpx.get(f"{self.url}/config/", timeout=1.0).is_success
+            with self._client(timeout=1.0) as client:
+                return client.get("/config/").is_success
         except httpx.HTTPError:
             return False
+
+    def metrics(self) -> str:
+        """Caddy's own Prometheus metrics (``/metrics`` of the admin API)."""
+        with self._client(timeout=2.0) as client:
+            response = client.get("/metrics")
+        response.raise_for_status()
+        return response.text
 
     def load_caddyfile(self, caddyfile: Path = CADDYFILE) -> None:
         """Reload from the Caddyfile (adapted by Caddy, with its own environment).
@@ -93,17 +132,18 @@ class CaddyAdmin:
         ``must-revalidate`` makes Caddy reload even when the config is unchanged,
         which is what a test of a reload needs.
         """
-        response = httpx.post(
-            f"{self.url}/load",
-            content=caddyfile.read_bytes(),
-            headers={"Content-Type": "text/caddyfile", "Cache-Control": "must-revalidate"},
-            timeout=ADMIN_TIMEOUT,
-        )
+        with self._client() as client:
+            response = client.post(
+                "/load",
+                content=caddyfile.read_bytes(),
+                headers={"Content-Type": "text/caddyfile", "Cache-Control": "must-revalidate"},
+            )
         response.raise_for_status()
 
     def upstreams(self) -> list[dict[str, Any]]:
         """``/reverse_proxy/upstreams``: each upstream's address, requests and fails."""
-        response = httpx.get(f"{self.url}/reverse_proxy/upstreams", timeout=ADMIN_TIMEOUT)
+        with self._client() as client:
+            response = client.get("/reverse_proxy/upstreams")
         response.raise_for_status()
         data: list[dict[str, Any]] = response.json()
         return data

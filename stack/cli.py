@@ -78,7 +78,6 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (
         ("webhooks", "the webhooks service"),
         ("audio", "every audio replica"),
-        ("admin", "Caddy's admin API"),
     ):
         run.add_argument(
             f"--{name}-port", type=int, default=0, help=f"port of {what} (default: any free one)"
@@ -110,7 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         https_port=args.https_port,
         webhooks_port=args.webhooks_port,
         audio_port=args.audio_port,
-        admin_port=args.admin_port,
         environ=environ,
     )
     return run_stack(config, sys.stdout)
@@ -203,7 +201,7 @@ def describe(stack: Stack) -> str:
     lines = [
         f"The local stack is running at {stack.base_url}",
         f"  caddy       pid {_pid(stack.caddy):<7} {stack.base_url}  (/webhooks/*, /socket)",
-        f"              admin API {stack.admin.url} (loopback only)",
+        f"              admin API on unix socket {_short(stack.admin.socket)} (this user only)",
         f"  webhooks    pid {_pid(stack.webhooks):<7} {stack.webhooks_url}",
         f"  voice-api   pid {_pid(stack.voice_api):<7} https://{stack.voice_api_host}"
         "  (the simulator's Voice REST API: hangup, transfer, talk, dtmf, calls)",

@@ -28,7 +28,6 @@ class StackConfig:
     https_port: int = DEFAULT_HTTPS_PORT
     webhooks_port: int = 0
     audio_port: int = 0
-    admin_port: int = 0
     #: The services' base environment (configuration such as ECHO_DELAY_MS, and the
     #: secrets when given); the launcher adds the addresses, PUBLIC_HOST and secrets.
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))

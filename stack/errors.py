@@ -5,11 +5,13 @@ StackError
 ├── PortsInUse          ports are taken: nothing was started
 ├── StateDirInUse       another stack runs on the same state folder: nothing was started
 ├── StateDirUnusable    the state folder cannot be created or written
+├── SocketPathTooLong   the state folder is too deep for the admin socket's path
 └── StartupFailed       a process exited or did not get ready in time
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 __all__ = [
     "PortClaim",
     "PortsInUse",
+    "SocketPathTooLong",
     "StackError",
     "StartupFailed",
     "StateDirInUse",
@@ -49,6 +52,19 @@ class PortClaim:
     def describe(self) -> str:
         """``port 8443 on 127.0.0.1 (Caddy HTTPS)``."""
         return f"port {self.port} on {self.host} ({self.purpose})"
+
+
+class SocketPathTooLong(StackError):
+    """The state folder is too deep for Caddy's admin socket inside it."""
+
+    def __init__(self, socket: Path, limit: int) -> None:
+        size = len(os.fsencode(socket))
+        super().__init__(
+            f"the state folder is too long a path for Caddy's admin socket: {socket} is"
+            f" {size} bytes, and a unix socket path may have at most {limit}; choose a"
+            " shorter one with --state-dir or STACK_STATE_DIR"
+        )
+        self.socket = socket
 
 
 class PortsInUse(StackError):

@@ -27,10 +27,23 @@ from typing import Final
 import httpx
 
 from audio_socket.handlers import BUILT_IN, describe_handler
-from stack.caddy import LOOPBACK, CaddyAdmin, CaddyPlaceholders, caddy_argv, caddy_environment
+from stack.caddy import (
+    LOOPBACK,
+    MAX_SOCKET_PATH_BYTES,
+    CaddyAdmin,
+    CaddyPlaceholders,
+    caddy_argv,
+    caddy_environment,
+)
 from stack.config import MAX_REPLICAS, Replica, StackConfig
 from stack.dns import DnsResponder
-from stack.errors import PortClaim, StackError, StartupFailed, StateDirUnusable
+from stack.errors import (
+    PortClaim,
+    SocketPathTooLong,
+    StackError,
+    StartupFailed,
+    StateDirUnusable,
+)
 from stack.paths import REPO_ROOT, StatePaths, find_tool
 from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
@@ -118,8 +131,8 @@ class Stack:
 
     @property
     def admin(self) -> CaddyAdmin:
-        """Caddy's admin API."""
-        return CaddyAdmin(f"{LOOPBACK}:{self.placeholders.admin_port}")
+        """Caddy's admin API, on its unix socket in the state folder."""
+        return CaddyAdmin(self.placeholders.admin_socket)
 
     @property
     def dns_address(self) -> str:
@@ -184,6 +197,9 @@ class Stack:
         was started is stopped again and ``StackError`` says why. The previous run's
         logs move to ``logs.prev/``.
         """
+        admin_socket = self.paths.caddy_admin
+        if len(os.fsencode(admin_socket)) > MAX_SOCKET_PATH_BYTES:
+            raise SocketPathTooLong(admin_socket, MAX_SOCKET_PATH_BYTES)
         try:
             self._state_lock.acquire()  # before anything is written to the folder
         except OSError as exc:
@@ -204,6 +220,8 @@ class Stack:
         try:
             self.paths.rotate_logs()
             self.paths.create()
+            # A socket left by a Caddy that was killed: this run holds the folder's lock.
+            self.paths.caddy_admin.unlink(missing_ok=True)
             write_secrets_env(self.paths.secrets_env, self.secrets)
         except OSError as exc:
             raise StateDirUnusable(self.paths.root, exc) from None
@@ -216,7 +234,6 @@ class Stack:
         chosen: list[int] = []
         wanted = (
             ("https", config.https_port, [LOOPBACK], "Caddy HTTPS", "--https-port"),
-            ("admin", config.admin_port, [LOOPBACK], "Caddy admin API", "--admin-port"),
             ("webhooks", config.webhooks_port, [LOOPBACK], "webhooks", "--webhooks-port"),
             ("audio", config.audio_port, addresses, "audio replicas", "--audio-port"),
         )
@@ -234,7 +251,7 @@ class Stack:
         return CaddyPlaceholders(
             https_port=ports["https"],
             http_port=http_port,
-            admin_port=ports["admin"],
+            admin_socket=self.paths.caddy_admin,
             webhooks_port=ports["webhooks"],
             replica_name=config.replica_name,
             audio_port=ports["audio"],

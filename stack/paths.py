@@ -63,6 +63,11 @@ class StatePaths:
         return self.caddy_data / "caddy" / "pki" / "authorities" / "local" / "root.crt"
 
     @property
+    def caddy_admin(self) -> Path:
+        """Caddy's admin API socket: reachable by this user only (the folder is 0700)."""
+        return self.root / "caddy" / "admin.sock"
+
+    @property
     def logs(self) -> Path:
         """One log file per process."""
         return self.root / "logs"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import resource
 import sys
 import warnings
 from collections.abc import Sequence
@@ -22,10 +24,29 @@ from webhooks.settings import Settings, load_settings
 EXIT_CONFIGURATION = 2
 #: ``dial``: the call could not be placed.
 EXIT_DIAL_FAILED = 1
+#: The soft open-files limit asked for when the hard one is unlimited.
+OPEN_FILES_CAP = 65536
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft open-files limit to the hard one; the new soft limit.
+
+    Each request in flight holds a connection from Caddy, and a slow body holds one
+    until it is cut (10 s): a thousand of them would pass the usual soft limit of 1024,
+    and then a signed answer would find no file descriptor (docs/security.md). Go,
+    and so Caddy, raise theirs the same way.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_CAP if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # a lower limit still serves
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def serve(settings: Settings) -> None:
     """Run uvicorn in this process until SIGINT or SIGTERM."""
+    raise_open_files_limit()
     config = uvicorn.Config(
         create_app(settings),
         host=settings.webhooks_host,

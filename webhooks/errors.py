@@ -88,10 +88,12 @@ class BodyTooLarge(RequestError):
 
 
 class BodyTimeout(RequestError):
-    """The body did not arrive within the read timeout: 408."""
+    """The body did not arrive within the read timeout: 408, and the connection closed
+    (else the server would go on reading the trickle to reuse it)."""
 
     status = HTTPStatus.REQUEST_TIMEOUT
     code = "body_timeout"
+    headers: ClassVar[Mapping[str, str]] = MappingProxyType({"Connection": "close"})
 
 
 class MethodRefused(RequestError):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,12 +98,19 @@ def test_services_do_serve_health_and_metrics_on_their_own_ports(stack3: Stack) 
 
 
 def test_caddy_listens_on_loopback_only(stack3: Stack) -> None:
-    """HTTPS and the admin API are bound to 127.0.0.1, not to every interface."""
+    """HTTPS is bound to 127.0.0.1, not to every interface; the admin API is a unix
+    socket in the 0700 state folder, not a TCP port another local user could reach."""
     port = stack3.placeholders.https_port
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"https://127.0.0.2:{port}/", verify=False, trust_env=False)  # noqa: S501
-    assert stack3.admin.url.startswith("http://127.0.0.1:")
+    socket_path = stack3.admin.socket
+    assert socket_path.parent.parent == stack3.paths.root
+    assert stat.S_ISSOCK(socket_path.stat().st_mode)
+    assert stat.S_IMODE(stack3.paths.root.stat().st_mode) == 0o700
     assert stack3.admin.is_up()
+    caddy_pid = stack3.caddy.pid if stack3.caddy is not None else 0
+    http_port = stack3.placeholders.http_port  # its own /healthz, for probes
+    assert _tcp_listeners(caddy_pid) == {("127.0.0.1", port), ("127.0.0.1", http_port)}
 
 
 @pytest.mark.parametrize("path", ["/", "/webhooks/answer", "/socket", "/metrics", "/healthz/x"])
@@ -111,3 +121,21 @@ def test_caddy_health_port_serves_only_its_own_healthz(stack3: Stack, path: str)
     response = httpx.get(f"{base}{path}", trust_env=False)
     assert response.status_code == httpx.codes.NOT_FOUND
     assert "# TYPE" not in response.text
+
+
+def _tcp_listeners(pid: int) -> set[tuple[str, int]]:
+    """The IPv4 TCP sockets process ``pid`` listens on (Linux /proc)."""
+    inodes = {
+        os.readlink(f"/proc/{pid}/fd/{fd}")[len("socket:[") : -1]
+        for fd in os.listdir(f"/proc/{pid}/fd")
+        if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+    }
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and inode in inodes:  # 0A: LISTEN
+            address, port = local.split(":")
+            host = ".".join(str(b) for b in reversed(bytes.fromhex(address)))
+            listening.add((host, int(port, 16)))
+    return listening

@@ -19,10 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 from stack import Stack
-from stack.caddy import LOOPBACK as CADDY_LOOPBACK
 from stack.caddy import CaddyAdmin, caddy_argv, caddy_environment
 from stack.paths import find_tool
-from stack.ports import pick_free_port
 from stack.processes import ManagedProcess
 from tests.reliability.helpers import TIMEOUT, assert_clean, call_group
 
@@ -36,8 +34,10 @@ GAP_BUDGET_MS = 1000.0
 @pytest.fixture
 def second_caddy(stack2: Stack) -> Iterator[tuple[ManagedProcess, CaddyAdmin]]:
     """Another Caddy beside the stack's: same site, port, Caddyfile and data; own admin."""
-    admin_port = pick_free_port([CADDY_LOOPBACK])
-    placeholders = dataclasses.replace(stack2.placeholders, admin_port=admin_port)
+    # Its own admin socket, beside the stack's in the same 0700 state folder.
+    admin_socket = stack2.paths.caddy_admin.with_name("admin-2.sock")
+    admin_socket.unlink(missing_ok=True)
+    placeholders = dataclasses.replace(stack2.placeholders, admin_socket=admin_socket)
     env = caddy_environment(placeholders, stack2.paths, stack2.config.environ)
     process = ManagedProcess(
         "caddy-2",
@@ -46,7 +46,7 @@ def second_caddy(stack2: Stack) -> Iterator[tuple[ManagedProcess, CaddyAdmin]]:
         cwd=stack2.paths.root,
         log_path=stack2.paths.logs / "caddy-2.log",
     )
-    admin = CaddyAdmin(f"{CADDY_LOOPBACK}:{admin_port}")
+    admin = CaddyAdmin(admin_socket)
     process.start()
     try:
         deadline = time.monotonic() + TIMEOUT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from audio_socket.settings import AudioSettings
 from stack.caddy import CaddyPlaceholders
@@ -48,8 +49,8 @@ def test_every_service_setting_is_listed() -> None:
 
 def test_every_caddyfile_placeholder_is_listed() -> None:
     """caddy/Caddyfile's variables, and the state folder's."""
-    placeholders = CaddyPlaceholders(1, 2, 3, 4, "audio", 5, "127.0.0.1:6").as_env()
-    assert {*placeholders, "STACK_STATE_DIR"} - set(_example()) == set()
+    placeholders = CaddyPlaceholders(1, 2, Path("/admin.sock"), 4, "audio", 5, "127.0.0.1:6")
+    assert {*placeholders.as_env(), "STACK_STATE_DIR"} - set(_example()) == set()
 
 
 def test_each_variable_is_explained() -> None:
