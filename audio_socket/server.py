@@ -42,6 +42,7 @@ from audio_socket.errors import (
     HandshakeRejected,
     PolicyViolation,
     Superseded,
+    UnsupportedVersion,
 )
 from audio_socket.handlers import describe_handler
 from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
@@ -52,6 +53,8 @@ from audio_socket.settings import AudioSettings
 from audio_socket.voice_api import VoiceApi
 
 SOCKET_PATH: Final = "/socket"
+#: RFC 6455's, the only one there is.
+WEBSOCKET_VERSION: Final = "13"
 HEALTH_PATH: Final = "/healthz"
 METRICS_PATH: Final = "/metrics"
 METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -230,6 +233,9 @@ class AudioServer:
         return conn.protocol.reject(HTTPStatus.NOT_FOUND, "Not Found\n")
 
     def _admit(self, conn: CallConnection, request: Request) -> None:
+        versions = request.headers.get_all("Sec-WebSocket-Version")
+        if versions and versions != [WEBSOCKET_VERSION]:
+            raise UnsupportedVersion(f"WebSocket version {versions[0][:16]!r} is not 13")
         token = parse_authorization(request.headers.get_all("Authorization"))
         credential = verify_credential(token, self._secret)
         # 401 for a used jti, 409 for a stale attempt; the jti is recorded only in
@@ -252,6 +258,10 @@ class AudioServer:
         response = conn.protocol.reject(exc.status, f"{exc.status.phrase}\n")
         if exc.status is HTTPStatus.UNAUTHORIZED:
             response.headers["WWW-Authenticate"] = 'Bearer realm="audio_socket"'
+        elif exc.status is HTTPStatus.UPGRADE_REQUIRED:
+            # RFC 6455 §4.2.2: name the version this server speaks.
+            response.headers["Upgrade"] = "websocket"
+            response.headers["Sec-WebSocket-Version"] = WEBSOCKET_VERSION
         return response
 
     # WebSocket, after the upgrade (ConnectionHost)

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
 #: FIN set, no RSV bits, opcode 2 (binary): the first byte of an audio frame.
 _FIN_BINARY: Final = 0x82
 _MASK_BIT: Final = 0x80
+_OPCODE_CLOSE: Final = 0x8
 _LENGTH_16: Final = 126
 _LENGTH_64: Final = 127
 #: Second byte and header size of a masked frame with a 16-bit length.
@@ -115,6 +116,7 @@ class FrameReader:
         "_debug",
         "_fast_max",
         "_held",
+        "_held_size",
         "_limit",
         "_request_tail",
         "_slow_head",
@@ -129,8 +131,11 @@ class FrameReader:
         self._limit = protocol.max_message_size
         # DEBUG logs each frame: then websockets parses them all, and logs them.
         self._debug = protocol.debug
-        #: The start of a plain frame not yet complete.
-        self._held = b""
+        #: The start of a plain frame not yet complete, grown in place as bytes
+        #: arrive (a frame that trickles in costs its size once, not once per read).
+        self._held = bytearray()
+        #: The whole size of the held frame; 0 while its header is incomplete.
+        self._held_size = 0
         #: The last bytes of an unfinished HTTP request head.
         self._request_tail = b""
         #: The header bytes given to the protocol of a frame whose size is unknown yet.
@@ -187,8 +192,19 @@ class FrameReader:
     def _feed(self, data: bytes) -> None:
         protocol = self.protocol
         if self._held:
-            data = self._held + data
-            self._held = b""
+            held = self._held
+            held += data
+            if not self._held_size:
+                extent = self._plain_frame_extent(held, 0)
+                if extent is None:
+                    return  # its header is still incomplete
+                self._held_size = extent
+            if self._held_size and len(held) < self._held_size:
+                return  # still incomplete: only the new bytes were copied
+            # Whole, or not a plain frame after all (0): parsed below either way.
+            data = bytes(held)
+            held.clear()
+            self._held_size = 0
         pos, end = 0, len(data)
         while pos < end:
             state = protocol.state
@@ -205,7 +221,8 @@ class FrameReader:
             if data[pos] == _FIN_BINARY and protocol.current_size is None and not self._debug:
                 size = self._plain_frame_size(data, pos)
                 if size is None:  # header or payload incomplete
-                    self._held = data[pos:] if pos else data
+                    self._held += memoryview(data)[pos:]
+                    self._held_size = self._plain_frame_extent(self._held, 0) or 0
                     return
                 if size:
                     pos = self._take_plain(data, pos, size)
@@ -215,7 +232,9 @@ class FrameReader:
     def feed_eof(self) -> None:
         """The peer closed its side: whatever is held goes to websockets first."""
         if self._held:
-            held, self._held = self._held, b""
+            held = bytes(self._held)
+            self._held.clear()
+            self._held_size = 0
             self._give(held)
         self.protocol.receive_eof()
         self._process_events()
@@ -241,6 +260,14 @@ class FrameReader:
 
     def _plain_frame_size(self, data: bytes, pos: int) -> int | None:
         """Size of the plain frame at ``pos``; 0 if it is not one; None if incomplete."""
+        size = self._plain_frame_extent(data, pos)
+        if size and len(data) - pos < size:
+            return None
+        return size
+
+    def _plain_frame_extent(self, data: bytes | bytearray, pos: int) -> int | None:
+        """Whole size of the plain frame starting at ``pos``, complete or not; 0 if it is
+        not one (unmasked, over the limit); None while its header is incomplete."""
         end = len(data)
         if end - pos < 2:
             return None
@@ -263,7 +290,7 @@ class FrameReader:
         limit = self._limit
         if limit is not None and length > limit:
             return 0  # websockets raises PayloadTooBig: let it
-        return size if end - pos >= size else None
+        return size
 
     def _take_plain(self, data: bytes, pos: int, size: int) -> int:
         end = pos + size
@@ -274,6 +301,11 @@ class FrameReader:
         return end
 
     def _start_slow(self, data: bytes, pos: int) -> int:
+        if data[pos] & 0x0F == _OPCODE_CLOSE and self.protocol.current_size is not None:
+            # A close between two fragments (RFC 6455 §5.4 lets control frames in):
+            # the unfinished message is dropped and the close is echoed, where
+            # websockets would fail the connection with 1002 (Autobahn 7.1.5).
+            self.protocol.current_size = None
         size = frame_size(data, pos)
         if size is None:
             self._slow_head = data[pos:]

@@ -19,7 +19,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -47,7 +47,14 @@ from stack.errors import (
 from stack.paths import REPO_ROOT, StatePaths, find_tool
 from stack.ports import check_free, pick_free_port
 from stack.processes import ManagedProcess, wait_until
-from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
+from stack.run_secrets import (
+    SECRET_NAMES,
+    SIGNATURE_SECRET,
+    SOCKET_SECRET,
+    StackSecrets,
+    resolve_secrets,
+    write_secrets_env,
+)
 from stack.state_lock import StateLock
 from stack.voice_api import VoiceApiFiles, new_link_token, prepare_voice_api, write_api_env
 
@@ -297,7 +304,7 @@ class Stack:
 
     def _reserved_ports(self) -> set[int]:
         p = self.placeholders
-        return {p.https_port, p.http_port, p.admin_port, p.webhooks_port, p.audio_port}
+        return {p.https_port, p.http_port, p.webhooks_port, p.audio_port}
 
     def _voice_api_listening(self) -> bool:
         files = self.voice_api_files
@@ -350,9 +357,11 @@ class Stack:
 
     # Services
 
-    def _service_env(self) -> dict[str, str]:
-        env = {k: v for k, v in self.config.environ.items() if k not in _LISTEN_VARIABLES}
-        env.update(self.secrets.as_env())
+    def _service_env(self, secrets: Sequence[str]) -> dict[str, str]:
+        """A service's environment, with only the run's ``secrets`` it uses (docs/security.md)."""
+        dropped = {*_LISTEN_VARIABLES, *SECRET_NAMES}
+        env = {k: v for k, v in self.config.environ.items() if k not in dropped}
+        env.update({name: self.secrets.as_env()[name] for name in secrets})
         env["PUBLIC_HOST"] = self.public_host
         env["PYTHONUNBUFFERED"] = "1"
         files = self.voice_api_files
@@ -368,11 +377,12 @@ class Stack:
         return env
 
     def service_environment(self) -> dict[str, str]:
-        """What a service of this run sees: e.g. for ``python -m webhooks dial``."""
-        return self._service_env()
+        """What the webhooks service of this run sees: e.g. for ``python -m webhooks dial``."""
+        return self._service_env((SIGNATURE_SECRET, SOCKET_SECRET))
 
     def _webhooks_env(self) -> dict[str, str]:
-        env = self._service_env()
+        # It checks signed webhooks and mints socket credentials.
+        env = self._service_env((SIGNATURE_SECRET, SOCKET_SECRET))
         env["WEBHOOKS_HOST"] = LOOPBACK
         env["WEBHOOKS_PORT"] = str(self.placeholders.webhooks_port)
         return env
@@ -408,7 +418,8 @@ class Stack:
         if index > MAX_REPLICAS:
             raise StackError(f"at most {MAX_REPLICAS} audio replicas")
         address = self._replica_address(index)
-        env = self._service_env()
+        # It checks socket credentials only: the signature secret never reaches it.
+        env = self._service_env((SOCKET_SECRET,))
         env["AUDIO_HOST"] = address
         env["AUDIO_PORT"] = str(self.placeholders.audio_port)
         replica = Replica(

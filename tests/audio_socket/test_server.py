@@ -567,3 +567,21 @@ async def test_a_full_replica_admits_a_call_superseding_itself() -> None:
         assert await close_of(first) == (1000, "superseded")
         await second.send(connected_message(attempt=2))
         await echo_round(second, [bytes(640)])
+
+
+async def test_an_unsupported_websocket_version_is_426(server: AudioServer) -> None:
+    """RFC 6455 §4.2.2: another version gets 426 naming version 13, before any credential."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(
+            b"GET /socket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 8\r\nAuthorization: Bearer " + mint().encode() + b"\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    finally:
+        writer.close()
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 426")
+    assert "Sec-WebSocket-Version: 13" in lines
+    assert server.live_calls == 0

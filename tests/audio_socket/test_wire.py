@@ -104,9 +104,21 @@ def final(protocol: ServerProtocol, outcome: Outcome) -> tuple[object, ...]:
     )
 
 
+class ReferenceProtocol(ServerProtocol):
+    """websockets, but a close between two fragments ends the connection normally, as
+    the reader makes it do (RFC 6455 §5.4 allows control frames between fragments;
+    websockets fails the connection with 1002 instead: Autobahn 7.1.5)."""
+
+    def recv_frame(self, frame: Frame) -> None:
+        """Drop the unfinished message when a close arrives in the middle of it."""
+        if frame.opcode is Opcode.CLOSE and self.state is OPEN:
+            self.current_size = None
+        super().recv_frame(frame)
+
+
 def run_reference(chunks: list[bytes], eof: bool, state: State = OPEN) -> tuple[object, ...]:
-    """websockets alone."""
-    protocol, outcome = ServerProtocol(state=state, max_size=MAX_SIZE), Outcome()
+    """websockets alone (with the one deviation the reader makes)."""
+    protocol, outcome = ReferenceProtocol(state=state, max_size=MAX_SIZE), Outcome()
     for chunk in chunks:
         protocol.receive_data(chunk)
         outcome.collect(protocol)
@@ -197,7 +209,7 @@ def without_handshake(result: tuple[object, ...]) -> tuple[object, ...]:
 def test_frames_right_after_the_request_are_read_alike(parts: list[bytes], cuts: list[int]) -> None:
     """Frames in the packets of the HTTP request are read as if they came after the 101."""
     chunks = split(REQUEST + b"".join(parts), cuts)
-    reference = ServerProtocol(state=CONNECTING, max_size=MAX_SIZE)
+    reference = ReferenceProtocol(state=CONNECTING, max_size=MAX_SIZE)
     outcome = Outcome()
     for chunk in (REQUEST, b"".join(parts)):
         reference.receive_data(chunk)
@@ -224,7 +236,8 @@ def test_a_close_the_server_starts_ends_the_short_cut(
     close_at = min(close_at, len(chunks))
 
     def run(use_reader: bool) -> tuple[object, ...]:
-        protocol, outcome = ServerProtocol(state=OPEN, max_size=MAX_SIZE), Outcome()
+        kind = ServerProtocol if use_reader else ReferenceProtocol
+        protocol, outcome = kind(state=OPEN, max_size=MAX_SIZE), Outcome()
         reader = RecordingReader(protocol, outcome)
         for index, chunk in enumerate(chunks):
             if index == close_at and protocol.state is OPEN:  # as the connection does
@@ -362,3 +375,36 @@ def test_the_connection_reads_alike_with_and_without_its_short_cut(
 
     with_short_cut, without = asyncio.run(both())
     assert with_short_cut == without
+
+
+def test_a_close_between_fragments_is_echoed() -> None:
+    """A close frame after a first fragment gets the close echoed (1000), not 1002."""
+    first = encode(Opcode.TEXT, b"frag", fin=False)
+    close = encode(Opcode.CLOSE, (1000).to_bytes(2, "big"))
+    for chunks in ([first + close], [first, close], [first + close[:1], close[1:]]):
+        protocol, outcome = ServerProtocol(state=OPEN, max_size=MAX_SIZE), Outcome()
+        reader = RecordingReader(protocol, outcome)
+        for chunk in chunks:
+            reader.feed(chunk)
+        received, sent = protocol.close_rcvd, protocol.close_sent
+        assert received is not None
+        assert sent is not None
+        assert (received.code, sent.code) == (1000, 1000), chunks
+
+
+def test_a_trickling_frame_is_held_in_one_growing_buffer() -> None:
+    """A frame arriving a byte at a time is appended in place, not rebuilt per read:
+    linear in its size (the held buffer is one object that only grows)."""
+    payload = os.urandom(MAX_SIZE)
+    data = encode(Opcode.BINARY, payload)
+    protocol, outcome = ServerProtocol(state=OPEN, max_size=MAX_SIZE), Outcome()
+    reader = RecordingReader(protocol, outcome)
+    reader.feed(data[:1])
+    held = reader._held
+    for i in range(1, len(data) - 1):
+        reader.feed(data[i : i + 1])
+        assert reader._held is held
+        assert len(held) == i + 1
+    reader.feed(data[-1:])
+    assert not held
+    assert outcome.events == [(Opcode.BINARY, payload, True, False, False, False)]

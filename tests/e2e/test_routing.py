@@ -139,3 +139,26 @@ def _tcp_listeners(pid: int) -> set[tuple[str, int]]:
             host = ".".join(str(b) for b in reversed(bytes.fromhex(address)))
             listening.add((host, int(port, 16)))
     return listening
+
+
+def _environ(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode(errors="replace").partition("=")[::2] for p in pairs if p)
+
+
+def test_each_process_gets_only_the_secrets_it_uses(stack3: Stack) -> None:
+    """Audio replicas get the socket key but not the signature secret; Caddy neither."""
+    signature = stack3.secrets.vonage_signature_secret
+    socket_key = stack3.secrets.socket_token_secret
+    assert stack3.webhooks is not None
+    assert stack3.caddy is not None
+    webhooks = _environ(stack3.webhooks.pid)
+    assert webhooks["VONAGE_SIGNATURE_SECRET"] == signature
+    assert webhooks["SOCKET_TOKEN_SECRET"] == socket_key
+    for replica in stack3.replicas:
+        audio = _environ(replica.pid)
+        assert "VONAGE_SIGNATURE_SECRET" not in audio
+        assert audio["SOCKET_TOKEN_SECRET"] == socket_key
+    caddy = "\n".join(_environ(stack3.caddy.pid).values())
+    assert signature not in caddy
+    assert socket_key not in caddy
