@@ -25,12 +25,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from simulator.audio import STAMP_BITS, Signal, frame_bytes
+from simulator.audio import FRAMES_PER_SECOND, STAMP_BITS, Signal, frame_bytes
 from simulator.playout import FRAME_SECONDS, Playout
 from simulator.stream import BytesLike, CallAudio
 
 #: A frame due this soon is sent now rather than on a timer (a timer's own slack).
 SEND_NOW_SECONDS = 0.002
+#: How far ahead of real time a source may be (a burst after a stall), in frames.
+AHEAD_FRAMES = 50
+#: Echoes are matched to the last minute of frames (Vonage's buffer holds about as much).
+MATCH_FRAMES = 3000
 DTMF_DURATION_MS = 260  # what Vonage reports for a key press (docs/vonage-protocol.md §3)
 
 
@@ -89,12 +93,15 @@ class LivePlayout(Playout):
 class LiveAudio(CallAudio):
     """A call's audio fed frame by frame from a live source, matched as it comes back."""
 
-    __slots__ = ("arrived_at", "hung_up", "on_rate", "sent", "wrong_size")
+    __slots__ = ("arrived_at", "hung_up", "on_rate", "sent", "stale_size", "wrong_size")
 
     def __init__(self, on_rate: Callable[[int], None] | None = None) -> None:
         #: Told the call's rate when a connect sets it (or a reconnect changes it).
         self.on_rate = on_rate
+        #: The frame size before a reconnect changed the rate: such frames are dropped.
+        self.stale_size = 0
         # Rate 0 until the first connect: the call flow then calls use_signal.
+        self.rate = 0
         super().__init__(Signal(0, []))
         self.playout: LivePlayout = LivePlayout()
         self.frames = []
@@ -107,6 +114,7 @@ class LiveAudio(CallAudio):
 
     def use_signal(self, signal: Signal) -> None:
         """The connect's rate: frames from now on are of its size; the source is told."""
+        self.stale_size = self.frame_size
         self.rate = signal.rate
         self.silence = signal.silence
         if signal.rate and self.on_rate is not None:
@@ -122,16 +130,23 @@ class LiveAudio(CallAudio):
         """Bytes in one frame at the call's rate (0 before the first connect)."""
         return frame_bytes(self.rate) if self.rate else 0
 
-    def feed(self, frame: BytesLike) -> bool:
-        """One frame from the source: stamped, recorded and sent; False if of the wrong size."""
+    def feed(self, frame: BytesLike) -> str | None:
+        """One frame from the source: stamped, recorded and sent; why it was refused, if it was."""
         t = time.monotonic()
-        if len(frame) != self.frame_size or self.hung_up:
-            self.wrong_size += len(frame) != self.frame_size
-            return False
+        if self.hung_up:
+            return None  # what a page sends after its hang up is not heard
+        if self.stale_size and len(frame) == self.stale_size:
+            return None  # still at the rate before a reconnect changed it: not heard
+        if problem := self._refusal(frame, t):
+            return problem
         i = self.n
         stamped = _stamp(frame, i + 1)
         self.frames.append(stamped)
         self.index[stamped] = i
+        if i >= MATCH_FRAMES:  # bounded memory: an echo older than this is not matched
+            old = i - MATCH_FRAMES
+            self.index.pop(self.frames[old], None)
+            self.frames[old] = b""
         self.arrived_at.append(t)
         self.sent_at.append(0.0)
         self.recv_at.append(0.0)
@@ -143,7 +158,21 @@ class LiveAudio(CallAudio):
                 self.sent += 1
             if i % 50 == 0:
                 sink.check_buffer()
-        return True
+        return None
+
+    def _refusal(self, frame: BytesLike, t: float) -> str | None:
+        if not self.rate:
+            return "audio before the call's rate was sent"
+        if len(frame) != self.frame_size:
+            self.wrong_size += 1
+            return f"frame of {len(frame)} bytes; {self.rate} Hz frames are {self.frame_size}"
+        if self.arrived_at:
+            allowed = (t - self.arrived_at[0]) * FRAMES_PER_SECOND + AHEAD_FRAMES
+            if self.n > allowed:
+                return (
+                    f"frames faster than real time: {self.n + 1} in {t - self.arrived_at[0]:.2f} s"
+                )
+        return None
 
     def press(self, digit: str) -> bool:
         """A key press, sent to the socket as Vonage does (§3); False when no socket is open."""

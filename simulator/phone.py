@@ -165,6 +165,7 @@ class CallSession:
         self.connection = connection
         self.peers = {connection}
         self._exchanges_shown = self._requests_shown = self._rtt_seen = 0
+        self._gaps_known: list[float] = []
         audio = LiveAudio(on_rate=self._on_rate)
         audio.playout.listener = self._heard  # what the caller hears goes to the page
         context = CallContext(
@@ -205,8 +206,8 @@ class CallSession:
         try:
             async for message in self.connection:
                 if isinstance(message, bytes):
-                    if not audio.feed(message) and len(message) != audio.frame_size:
-                        await self._refuse(message)
+                    if problem := audio.feed(message):
+                        await self._refuse(problem)
                         return
                     continue
                 if self._command(message):
@@ -214,12 +215,7 @@ class CallSession:
         except ConnectionClosed:
             pass
 
-    async def _refuse(self, message: bytes) -> None:
-        audio = self.entry.audio
-        if not audio.rate:
-            reason = "audio before the call's rate was sent"
-        else:
-            reason = f"frame of {len(message)} bytes; {audio.rate} Hz frames are {audio.frame_size}"
+    async def _refuse(self, reason: str) -> None:
         self._progress(f"page: {reason}: hanging up")
         await self.connection.close(CloseCode.INVALID_DATA, reason)
 
@@ -275,6 +271,13 @@ class CallSession:
             self._send_news()
             self._send_figures()
 
+    def _gaps(self) -> list[float]:
+        """The reconnects' gaps; each is worked out once, when its leg's first frame is back."""
+        legs = self.entry.call.record.legs
+        if len(self._gaps_known) < len(legs) - 1:
+            self._gaps_known = reconnect_gaps(self.entry.call)
+        return self._gaps_known
+
     def _send_figures(self) -> None:
         audio = self.entry.audio
         # Round trips of the frames since the last time; those still in flight next time.
@@ -291,7 +294,7 @@ class CallSession:
             "echoed": audio.received,
             "rtt_ms": round(rtts[len(rtts) // 2] * 1000, 2) if rtts else None,
             "legs": len(self.entry.call.record.legs),
-            "gaps_s": reconnect_gaps(self.entry.call),
+            "gaps_s": self._gaps(),
         })  # fmt: skip
 
 

@@ -70,6 +70,7 @@ const phone = {
 
   async startAudio(rate, frameBytes) {
     await this.stopAudio();
+    this.queue = []; // frames at the rate before: the simulator no longer takes them
     this.status(`connected at ${rate} Hz`);
     $('rate').textContent = `${rate} Hz`;
     // Chromium resamples the microphone's track to the context's rate.

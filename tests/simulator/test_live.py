@@ -8,7 +8,7 @@ import json
 import time
 
 from simulator.audio import Signal, read_stamp
-from simulator.live import LiveAudio, LivePlayout
+from simulator.live import AHEAD_FRAMES, MATCH_FRAMES, LiveAudio, LivePlayout
 from simulator.playout import FRAME_SECONDS
 
 
@@ -43,12 +43,45 @@ def test_frames_before_the_rate_or_of_the_wrong_size_are_refused() -> None:
     """No rate yet, or a frame not of the rate's size: refused and counted."""
     rates: list[int] = []
     audio = LiveAudio(on_rate=rates.append)
-    assert not audio.feed(bytes(640))
+    assert audio.feed(bytes(640)) == "audio before the call's rate was sent"
     connected(audio)
     assert rates == [16000]
-    assert not audio.feed(bytes(320))
-    assert audio.wrong_size == 2
+    assert audio.feed(bytes(320)) == "frame of 320 bytes; 16000 Hz frames are 640"
+    assert audio.wrong_size == 1
     assert audio.n == 0
+
+
+def test_frames_at_the_rate_before_a_reconnect_changed_it_are_dropped() -> None:
+    """The page needs a moment to switch rates: its last old frames are not an error."""
+    audio = LiveAudio()
+    connected(audio, 16000)
+    audio.use_signal(Signal(8000, []))
+    assert audio.feed(bytes(640)) is None
+    assert audio.n == 0
+    assert audio.feed(bytes(320)) is None
+    assert audio.n == 1
+
+
+def test_a_source_faster_than_real_time_is_refused() -> None:
+    """A second's burst is taken (a stall caught up); a flood is not."""
+    audio = LiveAudio()
+    connected(audio)
+    results = [audio.feed(bytes(640)) for _ in range(AHEAD_FRAMES + 5)]
+    assert results[: AHEAD_FRAMES + 1] == [None] * (AHEAD_FRAMES + 1)
+    problem = results[-1]
+    assert problem is not None
+    assert problem.startswith("frames faster than real time")
+
+
+def test_only_the_last_minute_of_frames_is_kept_for_matching() -> None:
+    """Memory stays bounded however long the call: old frames are forgotten."""
+    audio = LiveAudio()
+    connected(audio)
+    for i in range(MATCH_FRAMES + 10):
+        audio.arrived_at[:1] = [time.monotonic() - i]  # keep the source at real time
+        assert audio.feed(bytes(640)) is None
+    assert len(audio.index) == MATCH_FRAMES
+    assert audio.frames[9] == b""
 
 
 def test_each_frame_is_stamped_sent_and_its_echo_matched() -> None:
@@ -56,7 +89,7 @@ def test_each_frame_is_stamped_sent_and_its_echo_matched() -> None:
     audio = LiveAudio()
     sink = connected(audio)
     for _ in range(3):
-        assert audio.feed(bytes(640))
+        assert audio.feed(bytes(640)) is None
     assert [read_stamp(f) for f in sink.frames] == [0, 1, 2]
     assert len(set(sink.frames)) == 3
     assert audio.sent == 3
@@ -73,7 +106,7 @@ def test_frames_while_no_socket_is_open_are_the_gap() -> None:
     audio = LiveAudio()
     connected(audio)
     audio.sink = None
-    assert audio.feed(bytes(640))
+    assert audio.feed(bytes(640)) is None
     assert audio.n == 1
     assert audio.sent == 0
     assert audio.sent_at == [0.0]
@@ -89,7 +122,8 @@ def test_a_key_press_and_the_hang_up() -> None:
     assert not audio.send_due(0)
     audio.hang_up()
     assert audio.send_due(1)
-    assert not audio.feed(bytes(640))
+    assert audio.feed(bytes(640)) is None
+    assert audio.n == 0
 
 
 async def test_playout_passes_on_frames_when_they_play() -> None:
