@@ -139,6 +139,8 @@ class LiveAudio(CallAudio):
             return None  # still at the rate before a reconnect changed it: not heard
         if problem := self._refusal(frame, t):
             return problem
+        if self.sink is None and not self.sent:
+            return None  # the rate is known, the socket not open yet: the call has no audio yet
         i = self.n
         stamped = _stamp(frame, i + 1)
         self.frames.append(stamped)

@@ -102,14 +102,19 @@ def test_each_frame_is_stamped_sent_and_its_echo_matched() -> None:
 
 
 def test_frames_while_no_socket_is_open_are_the_gap() -> None:
-    """Between two legs the caller's frames are numbered but not sent."""
+    """Before the first socket opens they are not the call's; between two legs they are
+    numbered but not sent."""
     audio = LiveAudio()
-    connected(audio)
+    audio.use_signal(Signal(16000, []))
+    assert audio.feed(bytes(640)) is None
+    assert audio.n == 0
+    audio.sink = Sink()
+    assert audio.feed(bytes(640)) is None
     audio.sink = None
     assert audio.feed(bytes(640)) is None
-    assert audio.n == 1
-    assert audio.sent == 0
-    assert audio.sent_at == [0.0]
+    assert audio.n == 2
+    assert audio.sent == 1
+    assert audio.sent_at[1] == 0.0
 
 
 def test_a_key_press_and_the_hang_up() -> None:
