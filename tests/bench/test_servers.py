@@ -1,15 +1,25 @@
-"""The Node peer's installation: ``npm ci`` from the carried lock file, errors named."""
+"""The peers: the Node peer's installation (``npm ci`` from the carried lock file, errors
+named) and the FastAPI peers under each of uvicorn's WebSocket implementations."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
-from bench.procs import BenchError
-from bench.servers import NODE_ECHO, install_node_echo, npm_error
+from bench.procs import BenchError, Processes
+from bench.servers import (
+    FASTAPI_KINDS,
+    NODE_ECHO,
+    ServerKind,
+    install_node_echo,
+    npm_error,
+    start_server,
+)
 
 needs_npm = pytest.mark.skipif(
     not (shutil.which("node") and shutil.which("npm")), reason="needs node and npm"
@@ -49,3 +59,19 @@ def test_a_lock_file_out_of_step_is_a_bench_error(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match=r"npm ci in .* failed \(status 1\): `npm ci` can only"):
         install_node_echo(tmp_path)
     assert not (tmp_path / "node_modules" / ".bench-installed").exists()
+
+
+@pytest.mark.parametrize("kind", FASTAPI_KINDS)
+async def test_a_fastapi_peer_echoes_binary_and_text(kind: ServerKind, tmp_path: Path) -> None:
+    """Each FastAPI peer runs uvicorn's own WebSocket implementation and echoes what it gets."""
+    with Processes(tmp_path) as procs:
+        server = await asyncio.to_thread(start_server, procs, kind, set())
+        argv = procs.started[0].popen.args
+        assert isinstance(argv, list)
+        assert argv[-1] == kind.uvicorn_ws
+        async with connect(server.socket_uri) as socket:
+            await socket.send('{"event": "websocket:connected"}')
+            assert await socket.recv() == '{"event": "websocket:connected"}'
+            frame = bytes(range(256)) * 2 + bytes(128)
+            await socket.send(frame)
+            assert await socket.recv() == frame
