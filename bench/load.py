@@ -14,7 +14,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -57,6 +57,13 @@ class LoadRun:
     #: CPU (% of one core) that processes this run did not start used meanwhile.
     foreign_cpu_percent: float = 0.0
     wall_s: float = 0.0
+    #: CPU seconds of the load generator (the simulator, its workers, this sampler).
+    load_cpu_s: float = 0.0
+
+    @property
+    def load_busy_percent(self) -> float | None:
+        """The load generator's CPU over the run, % of one core."""
+        return self.load_cpu_s / self.wall_s * 100 if self.wall_s > 0 else None
 
     def busy_percent(self, name: str) -> float | None:
         """CPU ``name`` used over the run, % of one core."""
@@ -91,11 +98,14 @@ def run_load(
     cafile: Path | None = None,
     secret: str | None = None,
     expect: str = "echo",
+    options: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> LoadRun:
     """Run the simulator's load mode once; the summary and each watched process's usage.
 
     Webhooks are sent unsigned unless ``secret`` is given (the answer stub checks none).
     ``expect`` is the simulator's ``--expect``: ``audio`` for a server that plays prompts.
+    ``options`` go on the simulator's command line, ``environ`` into its environment.
     """
     argv = [
         sys.executable,
@@ -118,6 +128,7 @@ def run_load(
         # in the recorded runs (docs/vonage-protocol.md, "What the simulator models").
         "--instant-talk",
         "--json",
+        *options,
     ]
     if cafile is not None:
         argv += ["--cafile", str(cafile)]
@@ -126,7 +137,7 @@ def run_load(
     samples: dict[str, list[Usage]] = {name: [] for name in watch}
     machine, own, started = machine_busy_s(), _own_cpu_s(), time.monotonic()
     with out.open("wb") as stdout:
-        env = dict(os.environ)
+        env = dict(os.environ) | dict(environ or {})
         env.pop("VONAGE_SIGNATURE_SECRET", None)
         if secret:
             env["VONAGE_SIGNATURE_SECRET"] = secret  # not on the command line, seen by ps
@@ -143,10 +154,12 @@ def run_load(
         name: _usage(before[name], samples[name], process.usage())
         for name, process in watch.items()
     }
-    ours = _own_cpu_s() - own + sum(w.cpu_s for w in watched.values())
+    load = _own_cpu_s() - own
+    ours = load + sum(w.cpu_s for w in watched.values())
     wall = time.monotonic() - started
     foreign = (machine_busy_s() - machine - ours) / wall * 100
-    return LoadRun(_parse_summary(out, simulator), watched, max(0.0, foreign), wall)
+    summary = _parse_summary(out, simulator)
+    return LoadRun(summary, watched, max(0.0, foreign), wall, load)
 
 
 def wait_idle(limit: float, busy_percent: float = IDLE_PERCENT) -> float:

@@ -11,6 +11,7 @@ direct-socket mode), which runs beside the load on the load core.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,14 @@ class Row:
     foreign_cpu_percent: float = 0.0
     #: Which round of the run (1, 2, ...); 0 for a row combining every round.
     round: int = 1
+    #: The load generator's CPU (the simulator and its workers), % of one core.
+    load_busy_percent: float | None = None
+    #: Caddy's CPU over the run, % of one core (rows through Caddy).
+    caddy_busy_percent: float | None = None
+    #: Simulator worker processes the calls were spread over.
+    workers: int = 1
+    #: REST requests answered to the calls of the REST row (bench/rest_handler.py).
+    rest_answered: int | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -68,7 +77,7 @@ class Row:
         return self.server, self.path, self.calls
 
     @classmethod
-    def from_run(cls, server: str, path: str, calls: int, run: LoadRun) -> Row:
+    def from_run(cls, server: str, path: str, calls: int, run: LoadRun, workers: int = 1) -> Row:
         """Figures from the simulator's summary and the watched processes."""
         summary: dict[str, Any] = run.summary
         rtt = summary.get("round_trip_ms") or {}
@@ -90,6 +99,9 @@ class Row:
             sim_late_p99_ms=late.get("p99"),
             errors=dict(summary.get("errors") or {}),
             foreign_cpu_percent=round(run.foreign_cpu_percent, 1),
+            load_busy_percent=run.load_busy_percent,
+            caddy_busy_percent=run.busy_percent("caddy"),
+            workers=workers,
         )
 
 
@@ -121,7 +133,7 @@ def measure_direct(
         run = run_load(procs, base_url, plan, watch, expect=expect)
     finally:
         _stop_since(procs, started)
-    return Row.from_run(kind.value, "direct", plan.calls, run)
+    return Row.from_run(kind.value, "direct", plan.calls, run, plan.workers)
 
 
 def measure_via_caddy(
@@ -142,14 +154,34 @@ def measure_via_caddy(
         run = run_load(procs, base_url, plan, watch, cafile=caddy.cafile)
     finally:
         _stop_since(procs, started)
-    return Row.from_run(server.kind.value, variant.name, plan.calls, run)
+    return Row.from_run(server.kind.value, variant.name, plan.calls, run, plan.workers)
 
 
-def measure_stack(procs: Processes, plan: LoadPlan, server_cpus: set[int], state: Path) -> Row:
+def measure_stack(
+    procs: Processes,
+    plan: LoadPlan,
+    server_cpus: set[int],
+    state: Path,
+    rest: RestLoad | None = None,
+) -> Row:
     """The real thing: the stack launcher (``make run``), signed webhooks, credentials,
-    the project's caddy/Caddyfile with its DNS upstream, one audio replica."""
+    the project's caddy/Caddyfile with its DNS upstream, one audio replica.
+
+    With ``rest``, the replica runs bench/rest_handler.py and the simulator's Voice
+    REST API answers each request after ``rest.delay`` seconds.
+    """
     environ = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
-    config = StackConfig(state_dir=state, https_port=0, environ=environ | {"MAX_CALLS": "2000"})
+    environ |= {"MAX_CALLS": "2000"}
+    options: list[str] = []
+    if rest is not None:
+        environ |= {
+            "AUDIO_HANDLER": "bench.rest_handler:RestHandler",
+            "BENCH_REST_CALLS": str(rest.calls),
+            # The SDK must outwait the slow answer: a timeout is not what is measured.
+            "VONAGE_API_TIMEOUT": f"{rest.delay + 10:g}",
+        }
+        options = ["--api-delay", f"{rest.delay:g}"]
+    config = StackConfig(state_dir=state, https_port=0, environ=environ)
     with Stack(config) as stack:
         assert stack.caddy is not None
         assert stack.webhooks is not None
@@ -167,8 +199,40 @@ def measure_stack(procs: Processes, plan: LoadPlan, server_cpus: set[int], state
             watch,
             cafile=stack.cafile,
             secret=stack.secrets.vonage_signature_secret,
+            options=options,
+            # The simulator finds the stack's REST API (voice-api/api.env) there.
+            environ={"STACK_STATE_DIR": str(state)},
         )
-    return Row.from_run(ServerKind.AUDIO_SOCKET.value, STACK_PATH, plan.calls, run)
+        logs = stack.paths.logs
+    server = ServerKind.AUDIO_SOCKET.value if rest is None else rest.server
+    row = Row.from_run(server, STACK_PATH, plan.calls, run, plan.workers)
+    if rest is not None:
+        row.rest_answered = rest_answered(logs)
+    return row
+
+
+@dataclass(frozen=True)
+class RestLoad:
+    """The REST row's setting: how many calls keep a request pending, how slow Vonage is."""
+
+    calls: int
+    delay: float = 5.0
+
+    @property
+    def server(self) -> str:
+        """The row's server column."""
+        if self.calls == 0:
+            return "audio_socket, no REST requests"
+        return f"audio_socket, {self.calls} calls waiting on REST ({self.delay:g} s)"
+
+
+def rest_answered(logs: Path) -> int:
+    """REST requests answered, from the lines bench/rest_handler.py logs at each call end."""
+    pattern = re.compile(r"bench REST caller: answered=(\d+)")
+    total = 0
+    for log in logs.glob("audio*.log"):
+        total += sum(int(m[1]) for m in pattern.finditer(log.read_text(errors="replace")))
+    return total
 
 
 def _stop_since(procs: Processes, count: int) -> None:
