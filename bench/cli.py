@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -28,9 +29,17 @@ from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
 from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
 from bench.profile import profile_audio_socket
-from bench.report import Results, render
-from bench.runs import REPO, Row, measure_direct, measure_stack, measure_via_caddy
+from bench.report import Results, best_fastapi, render
+from bench.runs import (
+    REPO,
+    RestLoad,
+    Row,
+    measure_direct,
+    measure_stack,
+    measure_via_caddy,
+)
 from bench.servers import (
+    FASTAPI_KINDS,
     NODE_ECHO,
     Server,
     ServerKind,
@@ -38,9 +47,12 @@ from bench.servers import (
     node_available,
     start_server,
 )
+from bench.sweep_plot import sweep_plot_path, write_sweep_plot
 from bench.webhooks_rate import measure_webhooks
 
-SECTIONS = ("direct", "profile", "caddy", "variants", "webhooks")
+#: Seconds the simulator's REST API holds back each answer in the REST row.
+REST_DELAY_S: Final = 5.0
+SECTIONS = ("direct", "profile", "caddy", "rest", "variants", "webhooks")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -60,6 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="times each measurement is repeated, interleaved with the others; the tables"
         " show the median of the rounds (default 3; --quick and --smoke 1)",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also measure how the cost grows: audio_socket, the best FastAPI variant and Node"
+        " at each of --sweep-calls (its own section, off by default: it is long)",
+    )
+    parser.add_argument(
+        "--sweep-calls", default="50,100,200,500,1000", help="the sweep's call counts"
+    )
+    parser.add_argument(
+        "--calls-per-worker",
+        type=int,
+        default=250,
+        help="the sweep spreads each point's calls over one simulator worker per this many"
+        " calls (at least --workers)",
+    )
+    parser.add_argument(
+        "--rest-calls",
+        default="200,20",
+        help="the REST row: N echo calls while M more wait on REST requests, as N,M",
     )
     parser.add_argument("--quick", action="store_true", help="shorter runs, same rows")
     parser.add_argument(
@@ -88,18 +121,20 @@ class Plan:
     ramp: float
     variant_seconds: float
     rounds: int
+    sweep: list[int]
+    rest: tuple[int, int]
+    rest_seconds: float
 
 
 def _plan(args: argparse.Namespace) -> Plan:
     """The plan from the options; a usage error names the bad one."""
     if args.smoke:
         calls, seconds, ramp, variant, rounds = [4], 2.0, 0.2, 2.0, 1
+        sweep, rest = [2, 4], (3, 2)
     else:
-        try:
-            calls = [int(c) for c in args.calls.split(",") if c.strip()]
-        except ValueError:
-            message = f"--calls must be numbers separated by commas, not {args.calls!r}"
-            raise BenchError(message) from None
+        calls = _counts("--calls", args.calls)
+        sweep = _counts("--sweep-calls", args.sweep_calls)
+        rest = _rest_counts(args.rest_calls)
         seconds = 8.0 if args.quick else 20.0
         ramp, variant, rounds = 2.0, (6.0 if args.quick else 10.0), (1 if args.quick else 3)
     rounds = args.rounds if args.rounds is not None else rounds
@@ -107,13 +142,43 @@ def _plan(args: argparse.Namespace) -> Plan:
         raise BenchError("--calls must list at least one count of 1 or more")
     if rounds < 1:
         raise BenchError("--rounds must be at least 1")
+    if args.calls_per_worker < 1 or args.workers < 1:
+        raise BenchError("--workers and --calls-per-worker must be at least 1")
+    seconds = args.seconds or seconds
     return Plan(
         calls=calls,
-        seconds=args.seconds or seconds,
+        seconds=seconds,
         ramp=args.ramp if args.ramp is not None else ramp,
         variant_seconds=args.variant_seconds or variant,
         rounds=rounds,
+        sweep=sweep,
+        rest=rest,
+        # A request answered after 5 s must be answered within the call.
+        rest_seconds=max(seconds, REST_DELAY_S + 3.0),
     )
+
+
+def _counts(option: str, value: str) -> list[int]:
+    """Call counts from ``50,100``; a usage error names the option."""
+    try:
+        counts = [int(c) for c in value.split(",") if c.strip()]
+    except ValueError:
+        message = f"{option} must be numbers separated by commas, not {value!r}"
+        raise BenchError(message) from None
+    if not counts or min(counts) < 1:
+        raise BenchError(f"{option} must list at least one count of 1 or more")
+    return counts
+
+
+def _rest_counts(value: str) -> tuple[int, int]:
+    """``N,M`` of --rest-calls."""
+    counts = value.split(",")
+    if len(counts) != 2 or not all(c.strip().isdigit() for c in counts):
+        raise BenchError(f"--rest-calls must be two numbers N,M, not {value!r}")
+    echo, rest = (int(c) for c in counts)
+    if echo < 1 or rest < 1:
+        raise BenchError("--rest-calls needs at least one echo call and one REST call")
+    return echo, rest
 
 
 @dataclass(frozen=True)
@@ -127,13 +192,15 @@ class Bench:
     workers: int
     state: Path
 
-    def plan(self, calls: int, seconds: float) -> LoadPlan:
+    def plan(self, calls: int, seconds: float, workers: int | None = None) -> LoadPlan:
         """A load run of ``calls`` calls of ``seconds`` each."""
-        return LoadPlan(calls, seconds, min(self.ramp, seconds), self.workers, self.load_cpus)
+        workers = workers or self.workers
+        return LoadPlan(calls, seconds, min(self.ramp, seconds), workers, self.load_cpus)
 
-    def direct(self, kind: ServerKind, calls: int, seconds: float) -> Row:
-        """A fresh server, calls straight to it."""
-        return measure_direct(self.procs, kind, self.plan(calls, seconds), self.server_cpus)
+    def direct(self, kind: ServerKind, calls: int, seconds: float, workers: int = 0) -> Row:
+        """A fresh server, calls straight to it (over ``workers`` simulator processes)."""
+        plan = self.plan(calls, seconds, workers)
+        return measure_direct(self.procs, kind, plan, self.server_cpus)
 
     def via_caddy(self, kind: ServerKind, calls: int, seconds: float) -> Row:
         """A fresh server behind a Caddy with the project's settings."""
@@ -162,20 +229,9 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
     rounds = range(1, plan.rounds + 1)
     server_cpus, load_cpus = cores()
     os.sched_setaffinity(0, load_cpus)  # the bench's own sampling stays off the server core
-    kinds = [
-        ServerKind.AUDIO_SOCKET,
-        ServerKind.NODE,
-        ServerKind.MINIMAL,
-        ServerKind.FLOOR,
-        ServerKind.PROMPTS,
-    ]
-    if not node_available():
-        console.print("[yellow]Node peer unavailable (node or npm not on PATH): skipped")
-        kinds.remove(ServerKind.NODE)
-    else:
-        console.print(f"Node peer: npm ci in {NODE_ECHO} when its lock file changed")
-        install_node_echo()
+    kinds = _kinds()
     results = Results(argv, server_cpus, load_cpus, seconds, plan.rounds)
+    results.rest_delay_s = REST_DELAY_S
     wait = args.wait_idle if args.wait_idle is not None else (0.0 if args.smoke else 300.0)
     with Processes(log_dir) as procs:
         bench = Bench(procs, server_cpus, load_cpus, plan.ramp, args.workers, log_dir / "caddy")
@@ -207,6 +263,11 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
                 )
                 row = _step(f"the local stack, {n} calls, round {r}{of}", stack, wait)
                 results.caddy.append(replace(row, round=r))
+        if "rest" not in args.skip:
+            results.rest = _rest_rows(bench, plan, wait)
+        if args.sweep:
+            results.sweep = _sweep(bench, plan, results, args.calls_per_worker, wait)
+            results.sweep_kinds = sorted({row.server for row in results.sweep})
         if "variants" not in args.skip:
             server = start_server(procs, ServerKind.AUDIO_SOCKET, server_cpus)
             for r, variant in product(rounds, VARIANTS):
@@ -221,6 +282,71 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
                 "webhooks: answer throughput, p99 at 200/s", measure_hooks, wait
             )
     return results
+
+
+def _kinds() -> list[ServerKind]:
+    """The servers of the direct rounds; Node when it can run here (npm ci first)."""
+    kinds = [
+        ServerKind.AUDIO_SOCKET,
+        ServerKind.NODE,
+        ServerKind.MINIMAL,
+        ServerKind.FLOOR,
+        ServerKind.PROMPTS,
+        *FASTAPI_KINDS,
+    ]
+    if not node_available():
+        console.print("[yellow]Node peer unavailable (node or npm not on PATH): skipped")
+        kinds.remove(ServerKind.NODE)
+    else:
+        console.print(f"Node peer: npm ci in {NODE_ECHO} when its lock file changed")
+        install_node_echo()
+    return kinds
+
+
+def _rest_rows(bench: Bench, plan: Plan, wait: float) -> list[Row]:
+    """The local stack without and with M calls waiting on slow REST answers, by round."""
+    echo, waiting = plan.rest
+    of = f" of {plan.rounds}" if plan.rounds > 1 else ""
+    rows = []
+    for r, rest in product(range(1, plan.rounds + 1), (RestLoad(0), RestLoad(waiting))):
+        stack = partial(
+            measure_stack,
+            bench.procs,
+            bench.plan(echo + waiting, plan.rest_seconds),
+            bench.server_cpus,
+            bench.state.parent / "stack",
+            RestLoad(rest.calls, REST_DELAY_S),
+        )
+        title = f"the local stack, {rest.server}, {echo + waiting} calls, round {r}{of}"
+        rows.append(replace(_step(title, stack, wait), round=r))
+    return rows
+
+
+def _sweep(bench: Bench, plan: Plan, results: Results, per_worker: int, wait: float) -> list[Row]:
+    """audio_socket, the best FastAPI variant (from this run's direct rows) and Node at
+    each point of the sweep, interleaved by round as every other section."""
+    best = best_fastapi_kind(results)
+    kinds = [ServerKind.AUDIO_SOCKET, best]
+    if node_available():
+        kinds.append(ServerKind.NODE)
+    console.print(f"sweep: {', '.join(k.value for k in kinds)} at {plan.sweep} calls")
+    of = f" of {plan.rounds}" if plan.rounds > 1 else ""
+    rows = []
+    for n, r, kind in product(plan.sweep, range(1, plan.rounds + 1), kinds):
+        workers = max(bench.workers, math.ceil(n / per_worker))
+        title = f"sweep: {kind.value}, {n} calls, {workers} worker(s), round {r}{of}"
+        row = _step(title, partial(bench.direct, kind, n, plan.seconds, workers), wait)
+        rows.append(replace(row, round=r, path="sweep"))
+    return rows
+
+
+def best_fastapi_kind(results: Results) -> ServerKind:
+    """The FastAPI variant of least CPU per frame in this run's direct rows (not
+    saturated); websockets-sansio, the least in the recorded runs, when none was measured."""
+    best = best_fastapi(results, results.direct)
+    if best is None:
+        return ServerKind.FASTAPI_SANSIO
+    return ServerKind(best.server)
 
 
 def _step(title: str, measure: Callable[[], T], wait: float = 0.0) -> T:
@@ -265,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(results))
+    if results.sweep:
+        plot = sweep_plot_path(args.out)
+        write_sweep_plot(results, plot)
+        console.print(f"wrote {plot}")
     raw = args.out.with_suffix(".json")
     raw.write_text(json.dumps(asdict(results), default=_jsonable, indent=1) + "\n")
     console.print(f"wrote {args.out} and {raw}")

@@ -17,12 +17,25 @@ from typing import Final
 
 from bench.caddy_proxy import BASELINE
 from bench.profile import CATEGORIES, Profile
-from bench.runs import Row
-from bench.servers import ServerKind
+from bench.runs import STACK_PATH, Row
+from bench.servers import FASTAPI_KINDS, ServerKind
 from bench.webhooks_rate import WebhooksFigures
 
 # The performance targets, each a ratio measured in the same run.
 CPU_RATIO_MAX = 0.8
+#: Against the best of the FastAPI variants (least CPU per frame, not saturated).
+FASTAPI_CPU_RATIO_MAX = 0.5
+FASTAPI_RSS_RATIO_MAX = 0.25
+#: A process this busy (% of one core; the generator: of its cores) is saturated.
+SATURATED_PERCENT = 90.0
+#: The simulator's own verdict on its schedule (simulator/load.py).
+LATE_P99_MS = 5.0
+#: The stack's calls per core count only runs whose round trip p99 stays under this.
+STACK_P99_MS = 20.0
+FRAMES_PER_S = 50
+#: The REST row: echo p99 with calls waiting on REST within this of the p99 without.
+REST_P99_RATIO_MAX = 1.25
+REST_P99_SLACK_MS = 1.0
 #: Paced prompts (play()) against the echo, CPU per frame sent to the caller.
 PROMPT_RATIO_MAX = 1.5
 RSS_RATIO_MAX = 0.25
@@ -48,6 +61,12 @@ class Results:
     webhooks: WebhooksFigures | None = None
     profile: Profile | None = None
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The REST row: the local stack with and without calls waiting on REST requests.
+    rest: list[Row] = field(default_factory=list)
+    rest_delay_s: float = 5.0
+    #: How the cost grows (``--sweep``).
+    sweep: list[Row] = field(default_factory=list)
+    sweep_kinds: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -215,7 +234,9 @@ def targets(results: Results) -> list[Target]:
                 RSS_RATIO_MAX,
             )
         )
+    found.extend(_fastapi_targets(results))
     found.extend(_prompt_targets(results))
+    found.extend(_rest_targets(results))
     if results.webhooks is not None:
         hooks = results.webhooks
         found.append(
@@ -226,6 +247,107 @@ def targets(results: Results) -> list[Target]:
             )
         )
     return found
+
+
+def saturation(row: Row, load_cores: int = 1) -> str | None:
+    """Why a point is saturated (server or generator CPU), or None."""
+    if (row.server_busy_percent or 0) >= SATURATED_PERCENT:
+        return f"server saturated ({row.server_busy_percent:.0f} % of a core)"
+    if (row.load_busy_percent or 0) >= SATURATED_PERCENT * load_cores:
+        return f"generator saturated ({row.load_busy_percent:.0f} % of {load_cores} core(s))"
+    return None
+
+
+def generator_late(row: Row) -> bool:
+    """The simulator did not keep its 20 ms schedule: the round trips measure it too."""
+    return (row.sim_late_p99_ms or 0) >= LATE_P99_MS
+
+
+def best_fastapi(results: Results, rows: list[Row], calls: int | None = None) -> Row | None:
+    """The FastAPI variant of least CPU per frame at ``calls`` (default: the most calls
+    measured for every variant), saturated points left out; its combined row."""
+    load = len(results.load_cpus)
+    kinds = {kind.value for kind in FASTAPI_KINDS}
+    if calls is None:
+        counts = sorted({r.calls for r in rows if r.server in kinds})
+        if not counts:
+            return None
+        calls = counts[-1]
+    found = [
+        row
+        for kind in sorted(kinds)
+        if (row := _find(rows, kind, calls, rows[0].path if rows else "direct")) is not None
+        and row.server_us_per_frame is not None
+        and saturation(row, load) is None
+    ]
+    return min(found, key=lambda row: row.server_us_per_frame or 0.0, default=None)
+
+
+def _fastapi_targets(results: Results) -> list[Target]:
+    """CPU per frame ≤ 0.5 x and memory per call ≤ 1/4 x the best FastAPI variant's."""
+    audio, load = ServerKind.AUDIO_SOCKET.value, len(results.load_cpus)
+    found = []
+    for calls in sorted({r.calls for r in results.direct}):
+        ours = _find(results.direct, audio, calls)
+        best = best_fastapi(results, results.direct, calls)
+        if ours is None or best is None:
+            continue
+        names = (
+            f"CPU per frame ≤ 0.5 x best FastAPI ({calls} calls)",
+            f"memory per call ≤ 1/4 x best FastAPI ({calls} calls)",
+        )
+        if (why := saturation(ours, load)) is not None:
+            found += [Target(name, f"kept out: {why}", None) for name in names]
+            continue
+        rounds = _per_round(
+            _rounds(results.direct, (audio, "direct", calls)),
+            _rounds(results.direct, (best.server, "direct", calls)),
+            _cpu_ratio,
+        )
+        found.append(
+            _ratio(
+                names[0],
+                ours.server_us_per_frame,
+                best.server_us_per_frame,
+                FASTAPI_CPU_RATIO_MAX,
+                f"; vs {best.server}{rounds}",
+            )
+        )
+        found.append(
+            _ratio(
+                names[1],
+                ours.server_kib_per_call,
+                best.server_kib_per_call,
+                FASTAPI_RSS_RATIO_MAX,
+                f"; vs {best.server}",
+            )
+        )
+    return found
+
+
+def _rest_targets(results: Results) -> list[Target]:
+    """The echo's p99 with calls waiting on slow REST answers, against the same without."""
+    rows = combine(results.rest)
+    quiet = next((r for r in rows if r.server.endswith("no REST requests")), None)
+    busy = next((r for r in rows if r is not quiet), None)
+    if quiet is None or busy is None:
+        return []
+    name = (
+        f"echo p99 while calls wait {results.rest_delay_s:g} s on REST"
+        f" ≤ max(1.25 x, +1 ms) without ({busy.calls} calls)"
+    )
+    if quiet.rtt_p99_ms is None or busy.rtt_p99_ms is None:
+        return [Target(name, "not measured", None)]
+    limit = max(quiet.rtt_p99_ms * REST_P99_RATIO_MAX, quiet.rtt_p99_ms + REST_P99_SLACK_MS)
+    answered = busy.rest_answered or 0
+    return [
+        Target(
+            name,
+            f"{busy.rtt_p99_ms:.2f} vs {quiet.rtt_p99_ms:.2f} ms; {answered} REST answers,"
+            f" {busy.frames_lost} frames lost",
+            busy.rtt_p99_ms <= limit and busy.frames_lost == 0 and answered > 0,
+        )
+    ]
 
 
 def _prompt_targets(results: Results) -> list[Target]:
@@ -307,7 +429,7 @@ def render(results: Results) -> str:
         "",
         "Each ratio is of the medians over the rounds; the rounds' own figures follow.",
         "",
-        "| target | measured (ours vs Node) | |",
+        "| target | measured (ours vs the peer) | |",
         "|---|---|---|",
     ]
     for target in targets(results):
@@ -316,6 +438,9 @@ def render(results: Results) -> str:
     lines += _direct_table(results.direct)
     lines += _profile_section(results.profile)
     lines += _caddy_table(results)
+    lines += _stack_accounting(results)
+    lines += _rest_table(results)
+    lines += _sweep_section(results)
     lines += _variants_table(results.variants)
     lines += _webhooks_table(results.webhooks)
     lines += _slipped(results)
@@ -456,6 +581,171 @@ def _caddy_table(results: Results) -> list[str]:
     return lines
 
 
+def _stack_accounting(results: Results) -> list[str]:
+    """Where the CPU of each local-stack row went, against the machine's cores."""
+    stack = [r for r in combine(results.caddy) if r.path == STACK_PATH]
+    if not stack:
+        return []
+    cores = len(results.server_cpus) + len(results.load_cpus)
+    lines = [
+        "",
+        "## The local stack: CPU per process against the machine's cores",
+        "",
+        f"% of one core over each run (the machine has {os.cpu_count()} CPUs; the bench"
+        f" pins Caddy, webhooks and the replica to CPU {_cpus(results.server_cpus)}, the"
+        f" load generator to CPU {_cpus(results.load_cpus)}). The server core is saturated"
+        f" at ≥ {SATURATED_PERCENT:g} %: latency then is queueing on a full core, which more"
+        " cores fix, not the code. Below that, latency has another cause worth finding.",
+        "",
+        "| calls | Caddy % | audio replica % | server core total % | load generator % |"
+        " RTT p50 / p99 ms | verdict |",
+        "|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for r in stack:
+        server = (r.caddy_busy_percent or 0) + (r.server_busy_percent or 0)
+        if server >= SATURATED_PERCENT * len(results.server_cpus):
+            verdict = "server core saturated: the machine, not a defect"
+        elif (r.load_busy_percent or 0) >= SATURATED_PERCENT * len(results.load_cpus):
+            verdict = "load generator saturated: the machine"
+        elif generator_late(r):
+            verdict = "load generator late: its queueing is in the round trips"
+        else:
+            verdict = "not CPU-bound"
+        lines.append(
+            f"| {r.calls} | {_f(r.caddy_busy_percent, 0)} | {_f(r.server_busy_percent, 0)} |"
+            f" {server:.0f} | {_f(r.load_busy_percent, 0)} |"
+            f" {_f(r.rtt_p50_ms, 2)} / {_f(r.rtt_p99_ms, 2)} | {verdict} |"
+        )
+    lines += ["", *_calls_per_core(stack, cores)]
+    return lines
+
+
+def _calls_per_core(stack: list[Row], cores: int) -> list[str]:
+    """Calls per core of Caddy + one replica: measured under 20 ms p99, and extrapolated."""
+    lines = []
+    fine = [
+        (r.calls / cpu * 100, r)
+        for r in stack
+        if r.rtt_p99_ms is not None
+        and r.rtt_p99_ms < STACK_P99_MS
+        and not generator_late(r)
+        and (cpu := (r.caddy_busy_percent or 0) + (r.server_busy_percent or 0)) > 0
+    ]
+    if fine:
+        per_core, r = max(fine, key=lambda pair: pair[0])
+        lines.append(
+            f"- **Measured**: {per_core:,.0f} calls per core of CPU with round-trip p99 under"
+            f" {STACK_P99_MS:g} ms: {r.calls} calls used"
+            f" {(r.caddy_busy_percent or 0) + (r.server_busy_percent or 0):.0f} % of a core"
+            f" (Caddy + replica) at p99 {r.rtt_p99_ms:.2f} ms, the load generator on the other"
+            " core, not sharing theirs."
+        )
+    else:
+        lines.append(
+            f"- **Measured**: no stack run of this bench kept p99 under {STACK_P99_MS:g} ms"
+            " with the generator on schedule; run with a smaller --calls."
+        )
+    costs = [r for r in stack if r.caddy_us_per_frame and r.server_us_per_frame]
+    if costs:
+        r = min(costs, key=lambda row: row.calls)
+        frame_us = (r.caddy_us_per_frame or 0) + (r.server_us_per_frame or 0)
+        ceiling = 1e6 / (frame_us * FRAMES_PER_S)
+        lines.append(
+            f"- **Extrapolated** from per-frame costs at {r.calls} calls (Caddy"
+            f" {_f(r.caddy_us_per_frame)} + replica {_f(r.server_us_per_frame)} µs per echoed"
+            f" frame, 50 frames/s a call): a core full to 100 % carries {ceiling:,.0f} calls;"
+            " the latency bound above is reached before that."
+        )
+    lines.append(
+        f"- The machine has {cores} cores for Caddy, the replica and the generator together:"
+        " docs/performance.md says what would raise the figure."
+    )
+    return lines
+
+
+def _rest_table(results: Results) -> list[str]:
+    if not results.rest:
+        return []
+    lines = [
+        "",
+        f"## The echo while calls wait on REST requests answered after {results.rest_delay_s:g} s",
+        "",
+        "The local stack with bench/rest_handler.py: every call echoes; the first M calls"
+        " also send DTMF through the Voice REST API (the official SDK in the replica's"
+        " worker threads) one request after another, and the simulator's REST API"
+        f" answers each after {results.rest_delay_s:g} s (`--api-delay`). The same stack"
+        " without REST requests ran in the same rounds. p99 is over every call.",
+        "",
+        "| run | calls | RTT p50 ms | RTT p99 ms (rounds' range) | REST answers | frames lost |"
+        " replica CPU µs/frame |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in combine(results.rest):
+        p99 = _spread(results.rest, r.key, lambda row: row.rtt_p99_ms)
+        answered = "-" if r.rest_answered is None else f"{r.rest_answered:,}"
+        lines.append(
+            f"| {r.server} | {r.calls} | {_f(r.rtt_p50_ms, 2)} | {_f(r.rtt_p99_ms, 2)}{p99} |"
+            f" {answered} | {r.frames_lost:,} | {_f(r.server_us_per_frame)} |"
+        )
+    return lines
+
+
+def _sweep_section(results: Results) -> list[str]:
+    """How the cost grows: the table, the ratios at unsaturated points, the plot."""
+    if not results.sweep:
+        return []
+    load = len(results.load_cpus)
+    lines = [
+        "",
+        "## How the cost grows (direct, `--sweep`)",
+        "",
+        "Saturated: the server's CPU ≥ 90 % of its core, or the generator's ≥ 90 % of its"
+        " cores; such points are marked and kept out of the ratios. Generator late: the"
+        " simulator's send lateness p99 ≥ 5 ms, so the round trips there measure the"
+        " generator too (its calls are spread over one worker per --calls-per-worker calls)."
+        " Plot: `RESULTS-sweep.png` beside this file.",
+        "",
+        "| server | calls | workers | CPU µs/frame | RSS KiB/call | RTT p99 ms | server % |"
+        " generator % | generator late p99 ms | point |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    rows = combine(results.sweep)
+    for r in sorted(rows, key=lambda row: (row.server, row.calls)):
+        notes = [why] if (why := saturation(r, load)) else []
+        if generator_late(r):
+            notes.append("generator late")
+        lines.append(
+            f"| {r.server} | {r.calls} | {r.workers} | {_f(r.server_us_per_frame)} |"
+            f" {_f(r.server_kib_per_call)} | {_f(r.rtt_p99_ms, 2)} |"
+            f" {_f(r.server_busy_percent, 0)} | {_f(r.load_busy_percent, 0)} |"
+            f" {_f(r.sim_late_p99_ms, 2)} | {'; '.join(notes) or 'ok'} |"
+        )
+    lines += ["", "| calls | audio_socket vs | CPU per frame ratio | memory per call ratio |"]
+    lines.append("|--:|---|--:|--:|")
+    audio = ServerKind.AUDIO_SOCKET.value
+    for calls in sorted({r.calls for r in rows}):
+        ours = _find(results.sweep, audio, calls, "sweep")
+        for peer in sorted({r.server for r in rows} - {audio}):
+            theirs = _find(results.sweep, peer, calls, "sweep")
+            if ours is None or theirs is None:
+                continue
+            if saturation(ours, load) or saturation(theirs, load):
+                lines.append(f"| {calls} | {peer} | saturated: kept out | saturated: kept out |")
+                continue
+            lines.append(
+                f"| {calls} | {peer} |"
+                f" {_quotient(ours.server_us_per_frame, theirs.server_us_per_frame)} |"
+                f" {_quotient(ours.server_kib_per_call, theirs.server_kib_per_call)} |"
+            )
+    return lines
+
+
+def _quotient(ours: float | None, theirs: float | None) -> str:
+    if ours is None or not theirs:
+        return "-"
+    return f"{ours / theirs:.3f}"
+
+
 def _variants_table(measured: list[Row]) -> list[str]:
     if not measured:
         return []
@@ -516,8 +806,8 @@ def _label(row: Row, rounds: int) -> str:
 
 
 def _slipped(results: Results) -> list[str]:
-    rows = [*results.direct, *results.caddy, *results.variants]
-    late = [r for r in rows if (r.sim_late_p99_ms or 0) >= 5.0]
+    rows = [*results.direct, *results.caddy, *results.rest, *results.sweep, *results.variants]
+    late = [r for r in rows if generator_late(r)]
     notes = ["", "## Caveats", ""]
     if late:
         notes.append(

@@ -19,6 +19,16 @@ def test_defaults_repeat_each_measurement_three_times() -> None:
     assert _plan(build_parser().parse_args(["--quick", "--rounds", "2"])).rounds == 2
 
 
+def test_the_sweep_and_the_rest_row_defaults() -> None:
+    """The sweep's five points; 200 echo calls beside 20 waiting on REST, long enough for
+    an answer after 5 s even in a short run."""
+    plan = _plan(build_parser().parse_args([]))
+    assert plan.sweep == [50, 100, 200, 500, 1000]
+    assert plan.rest == (200, 20)
+    assert plan.rest_seconds == 20.0
+    assert _plan(build_parser().parse_args(["--smoke"])).rest_seconds == 8.0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -26,6 +36,10 @@ def test_defaults_repeat_each_measurement_three_times() -> None:
         (["--calls", "200,lots"], "--calls must be numbers"),
         (["--calls", "0"], "--calls must list at least one count"),
         (["--calls", ","], "--calls must list at least one count"),
+        (["--sweep-calls", "50,x"], "--sweep-calls must be numbers"),
+        (["--rest-calls", "200"], "--rest-calls must be two numbers N,M"),
+        (["--rest-calls", "200,0"], "--rest-calls needs at least one echo call"),
+        (["--calls-per-worker", "0"], "--calls-per-worker must be at least 1"),
     ],
 )
 def test_bad_options_are_named(argv: list[str], message: str) -> None:

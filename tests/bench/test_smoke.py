@@ -1,4 +1,4 @@
-"""``python -m bench --smoke``: every row of the results is produced (no timing checked)."""
+"""``python -m bench --smoke --sweep``: every row of the results is produced (no timing checked)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RESULTS.md of one smoke run, in a temporary folder."""
     out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
     logs = out.parent / "logs"
-    argv = [sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--log-dir", str(logs)]
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=150, check=False)
+    argv = [sys.executable, "-m", "bench", "--smoke", "--sweep"]
+    argv += ["--out", str(out), "--log-dir", str(logs)]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=420, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -40,24 +41,34 @@ def test_smoke_writes_every_table(smoke: Path) -> None:
         "## Through Caddy",
         "## Caddy settings",
         "## Answer webhook",
+        "## The local stack: CPU per process",
+        "## The echo while calls wait on REST requests",
+        "## How the cost grows",
     ):
         assert heading in text
     for variant in VARIANTS:
         assert f"| {variant.name} |" in text
     assert "python -m bench --smoke" in text
     assert "CPU per frame sent, prompts ≤ 1.5 x echo" in text  # the paced-playout row
+    assert "CPU per frame ≤ 0.5 x best FastAPI (4 calls)" in text
+    assert "memory per call ≤ 1/4 x best FastAPI (4 calls)" in text
+    assert "calls per core" in text
+    assert smoke.with_name("RESULTS-sweep.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
     """Each load run got frames back, from each server, with no call failed."""
     raw = json.loads(smoke.with_suffix(".json").read_text())
-    rows = raw["direct"] + raw["caddy"] + raw["variants"]
+    rows = raw["direct"] + raw["caddy"] + raw["variants"] + raw["sweep"] + raw["rest"]
     assert {r["server"] for r in raw["direct"]} == {
         "audio_socket",
         "node",
         "minimal echo",
         "floor (bare uvloop)",
         "audio_socket, prompts",
+        "FastAPI + uvicorn, websockets",
+        "FastAPI + uvicorn, websockets-sansio",
+        "FastAPI + uvicorn, wsproto",
     }
     assert len(raw["caddy"]) == 3
     assert len(raw["variants"]) == len(VARIANTS)
@@ -67,6 +78,23 @@ def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
         assert row["server_us_per_frame"] is not None, row
     assert all(r["caddy_us_per_frame"] is not None for r in raw["caddy"] + raw["variants"])
     assert raw["webhooks"]["failed"] == 0
+    # the sweep: audio_socket, one FastAPI variant and Node at each of its two points
+    assert len(raw["sweep"]) == 6
+    assert {r["calls"] for r in raw["sweep"]} == {2, 4}
+    assert sum(r["server"].startswith("FastAPI") for r in raw["sweep"]) == 2
+    assert all(r["load_busy_percent"] is not None for r in raw["sweep"])
+    stack = [r for r in raw["caddy"] if r["path"] != "as caddy/Caddyfile (TLS)"]
+    assert all(r["caddy_busy_percent"] is not None for r in stack)
+
+
+def test_smoke_rest_calls_got_answers(smoke: Path) -> None:
+    """The REST row's waiting calls were answered by the simulator's API, the quiet run not."""
+    rest = json.loads(smoke.with_suffix(".json").read_text())["rest"]
+    assert len(rest) == 2
+    quiet, waiting = rest
+    assert quiet["server"] == "audio_socket, no REST requests"
+    assert quiet["rest_answered"] == 0
+    assert waiting["rest_answered"] >= 1
 
 
 def test_smoke_profiled_audio_socket(smoke: Path) -> None:
