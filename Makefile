@@ -11,7 +11,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 AUDIO_REPLICAS ?= 1
 BASE_URL ?= https://localhost:8443
 
-.PHONY: run test setup lint typecheck config-check unit containers browser call phone load bench soak clean
+.PHONY: run test setup lint typecheck config-check unit containers browser call phone load bench bench-sweep soak clean
 
 ## setup: the development environment: every pinned dependency, the dev toolchain too
 setup: $(DEV_STAMP)
@@ -71,6 +71,12 @@ load: $(RUN_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench
+
+## bench-sweep: how the cost grows (50 to 1,000 calls: audio_socket, the best FastAPI
+## variant of a 200-call direct round, Node): SWEEP.md and its plot, beside RESULTS.md
+bench-sweep: $(DEV_STAMP)
+	$(PY) -m bench --sweep --calls 200 --skip profile --skip caddy --skip rest \
+		--skip variants --skip webhooks --out bench/SWEEP.md
 
 soak: $(DEV_STAMP)
 	$(PY) -m bench.soak

@@ -110,8 +110,10 @@ def test_every_protocol_section_cited_exists(texts: dict[str, str]) -> None:
 
 
 def _prose(path: str, text: str) -> str:
-    """``text`` without its fenced code blocks, in Markdown: commands may name files
-    the reader is to create."""
+    """``text`` without its commands (fenced code blocks in Markdown, recipe lines in the
+    Makefile): commands may name files the reader is to create."""
+    if path == "Makefile":
+        return re.sub(r"^\t.*$", "", text, flags=re.MULTILINE)
     return re.sub(r"```.*?```", "", text, flags=re.DOTALL) if path.endswith(".md") else text
 
 
