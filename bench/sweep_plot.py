@@ -16,7 +16,7 @@ from bench.runs import Row
 PANELS: tuple[tuple[str, Callable[[Row], float | None]], ...] = (
     ("CPU µs per echoed frame", lambda row: row.server_us_per_frame),
     ("resident memory KiB per call", lambda row: row.server_kib_per_call),
-    ("round-trip p99 ms", lambda row: row.rtt_p99_ms),
+    ("round-trip p99 ms (log scale)", lambda row: row.rtt_p99_ms),
 )
 
 
@@ -53,9 +53,14 @@ def write_sweep_plot(results: Results, path: Path) -> None:
                 )
                 if generator_late(r):
                     axis.plot(calls, v, marker="x", color="black", markersize=9)
+        counts = sorted({r.calls for r in rows})
         axis.set_xscale("log")
+        axis.set_xticks(counts, [f"{c:,}" for c in counts])
+        axis.minorticks_off()
         axis.set_xlabel("concurrent calls")
         axis.set_title(title)
+        if "log scale" in title:
+            axis.set_yscale("log")
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     figure.suptitle(
