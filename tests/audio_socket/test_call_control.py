@@ -200,3 +200,34 @@ async def test_a_drain_leaves_a_call_that_is_hanging_up_to_vonage(api: Api) -> N
         await _echoes(ending)  # never sent 1001: still open after the drain's closes
         await ending.close()  # Vonage ends the leg after the hangup
         await closing
+
+
+async def test_requests_in_flight_are_bounded() -> None:
+    """A Vonage that never answers holds the pool's workers; past MAX_PENDING a request
+    fails at once instead of queueing, and the event loop is never blocked."""
+    from audio_socket.voice_api import MAX_PENDING, VoiceApi  # noqa: PLC0415
+    from audio_socket.vonage_app import Application  # noqa: PLC0415
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # TLS never completes: the request hangs to its timeout
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    client = VoiceApi(Application(APP_ID, KEY, f"127.0.0.1:{port}"), timeout=1.0, workers=2)
+    try:
+        hanging = [asyncio.create_task(client.hangup(f"c{i}", None)) for i in range(MAX_PENDING)]
+        await asyncio.sleep(0)  # every task has submitted its request
+        started = time.monotonic()
+        with pytest.raises(CallControlError, match="already pending"):
+            await client.hangup("one-more", None)
+        assert time.monotonic() - started < 0.5
+        results = await asyncio.gather(*hanging, return_exceptions=True)
+        assert all(isinstance(r, CallControlError) and r.timeout for r in results)
+    finally:
+        client.close()
+        listener.close()
+        for writer in accepted:
+            writer.close()
+        await listener.wait_closed()
