@@ -100,12 +100,23 @@ class Metrics:
             buckets=HANDSHAKE_BUCKETS,
             registry=self.registry,
         )
+        self._voice_api = Counter(
+            "audio_voice_api_requests",
+            "Handlers' Voice REST API requests (hangup, transfer, say, send_dtmf) by outcome:"
+            " ok, http_4xx, http_5xx, timeout, unreachable, busy (MAX_PENDING reached).",
+            ["request", "outcome"],
+            registry=self.registry,
+        )
         self.registry.register(_CallCollector(self))
         ProcessCollector(registry=self.registry)
 
     def record_outcome(self, outcome: Outcome) -> None:
         """Count one call or upgrade attempt that ended with ``outcome``."""
         self._outcomes[outcome].inc()
+
+    def record_voice_api(self, request: str, outcome: str) -> None:
+        """Count one REST request of a handler's call control (audio_socket/voice_api.py)."""
+        self._voice_api.labels(request, outcome).inc()
 
     def record_handshake(self, seconds: float) -> None:
         """Observe one completed handshake."""

@@ -104,7 +104,13 @@ class AudioServer:
         self._finishing: set[asyncio.Future[None]] = set()
         application = settings.application()
         #: The Voice REST API client of handlers' call control; None without credentials.
-        self.voice_api = VoiceApi(application, settings.vonage_api_timeout) if application else None
+        self.voice_api = (
+            VoiceApi(
+                application, settings.vonage_api_timeout, observe=self.metrics.record_voice_api
+            )
+            if application
+            else None
+        )
         #: The one tick that paces every call's prompts (playout.py).
         self.playout_clock = PlayoutClock(s.playout_lead_ms / 1000)
 

@@ -49,9 +49,17 @@ T = TypeVar("T")
 class VoiceApi:
     """The application's REST client: one pool of worker threads for the process."""
 
-    def __init__(self, application: Application, timeout: float, workers: int = WORKERS) -> None:
+    def __init__(
+        self,
+        application: Application,
+        timeout: float,
+        workers: int = WORKERS,
+        observe: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.application = application
         self.timeout = timeout
+        #: Called on the event loop with (request, outcome) once each request is done.
+        self._observe = observe
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="voice-api"
         )
@@ -104,6 +112,17 @@ class VoiceApi:
     # The pool
 
     async def _run(self, region: str | None, what: str, request: Callable[[Voice], T]) -> T:
+        try:
+            result = await self._request(region, what, request)
+        except CallControlError as exc:
+            if self._observe is not None:
+                self._observe(what, _outcome(exc))
+            raise
+        if self._observe is not None:
+            self._observe(what, "ok")
+        return result
+
+    async def _request(self, region: str | None, what: str, request: Callable[[Voice], T]) -> T:
         if self._pending >= MAX_PENDING:
             raise CallControlError(f"{what}: {MAX_PENDING} Voice API requests already pending")
         host = self.application.host_for(region)
@@ -165,6 +184,15 @@ class VoiceApi:
             with self._clients_lock:
                 self._clients.append(voice)
         return voice
+
+
+def _outcome(exc: CallControlError) -> str:
+    """The metric's outcome label: a handful of values, never the status itself."""
+    if exc.timeout:
+        return "timeout"
+    if exc.status is not None:
+        return "http_5xx" if exc.status >= 500 else "http_4xx"
+    return "busy" if "already pending" in str(exc) else "unreachable"
 
 
 def _timed_out(exc: requests.RequestException) -> bool:

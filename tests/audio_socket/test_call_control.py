@@ -109,6 +109,11 @@ def _audio(api: Api, outcomes: Outcomes, key: str = KEY) -> AudioServer:
     return AudioServer(settings, lambda: HangupOnDtmf(outcomes))
 
 
+def _requests(audio: AudioServer, outcome: str) -> float | None:
+    labels = {"request": "hangup", "outcome": outcome}
+    return audio.metrics.registry.get_sample_value("audio_voice_api_requests_total", labels)
+
+
 async def _echoes(ws: object) -> None:
     await ws.send(FRAME)  # type: ignore[attr-defined]
     async with asyncio.timeout(5):
@@ -125,6 +130,7 @@ async def test_hangup_waits_for_vonage_to_close(api: Api) -> None:
         await eventually(lambda: outcomes.done == ["hangup"])
         assert [c.action for c in target.commands] == ["hangup"]
         assert ws.state is State.OPEN  # never closed before Vonage does it
+        assert _requests(audio, "ok") == 1
         await ws.close()  # Vonage ends the leg
     assert outcomes.errors == []
 
@@ -162,6 +168,7 @@ async def test_refused_request_is_the_documented_error_and_the_socket_stays_open
         assert "Bearer" not in str(error)
         await _echoes(ws)  # still open, still echoing
         assert ws.state is State.OPEN
+        assert _requests(audio, "http_4xx") == 1
     assert target.commands == []
     assert api.server.requests[-1].status == 401
 
