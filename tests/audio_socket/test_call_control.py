@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -120,8 +121,10 @@ async def _echoes(ws: object) -> None:
         assert await ws.recv() == FRAME  # type: ignore[attr-defined]
 
 
-async def test_hangup_waits_for_vonage_to_close(api: Api) -> None:
-    """The REST hangup reaches Vonage with the socket open; Vonage then closes it."""
+async def test_hangup_waits_for_vonage_to_close(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    """The REST hangup reaches Vonage with the socket open; Vonage then closes it. Even
+    at DEBUG, the SDK never logs the request's JWT."""
+    caplog.set_level(logging.DEBUG)
     call_uuid, target, outcomes = str(uuid.uuid4()), Target(), Outcomes()
     await api.link.register(call_uuid, target)
     async with _audio(api, outcomes) as audio, open_call(audio.port, call_uuid) as ws:
@@ -133,6 +136,10 @@ async def test_hangup_waits_for_vonage_to_close(api: Api) -> None:
         assert _requests(audio, "ok") == 1
         await ws.close()  # Vonage ends the leg
     assert outcomes.errors == []
+    # The test's own websockets client logs its credential: only the service's logs count.
+    ours = [r for r in caplog.records if not r.name.startswith("websockets")]
+    assert not [r for r in ours if r.name.startswith("vonage") and r.levelno < logging.INFO]
+    assert not [r for r in ours if "eyJ" in r.getMessage()]  # no JWT, whatever its header
 
 
 async def test_without_vonage_closing_the_service_closes_with_a_warning(
