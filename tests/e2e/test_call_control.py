@@ -94,13 +94,13 @@ async def test_hangup_after_2_s_ends_the_call_with_no_reconnect(
 ) -> None:
     """DTMF at 2 s: the handler hangs up through REST; Vonage closes the socket and
     posts completed, never disconnected; the request carried this application's JWT."""
-    report = await _call(stack, 4.0, "1", link)
+    report = await _call(stack, 6.0, "10", link)  # "1" at 2 s; "0" does nothing
     assert report.passed, report.error
     assert report.ended_by == "application: hangup"
     assert len(report.legs) == 1
     assert "disconnected" not in _statuses(report)
     assert _statuses(report)[-1] == "completed"
-    assert 1.5 < report.duration_s < 3.9  # the caller's audio would have run 4 s
+    assert 1.5 < report.duration_s < 5.5  # the caller's audio would have run 6 s
     first, last = report.legs[0]["frames"]
     assert 1.8 < (last - first) * 0.02 < 3.0  # audio stopped at the hang-up, ~2 s in
     (request,) = report.rest_requests
@@ -127,7 +127,7 @@ async def test_closing_instead_is_reconnected(stack: Stack, link: ApiLink) -> No
 
 async def test_transfer_to_a_talk(stack: Stack, link: ApiLink) -> None:
     """The new NCCO runs: its talk is spoken, a transfer event posted, no disconnected."""
-    report = await _call(stack, 4.0, "3", link)
+    report = await _call(stack, 6.0, "30", link)
     assert report.ended_by == "application: transfer"
     assert report.talks[-1] == TRANSFER_TEXT
     assert "transfer" in _statuses(report)
@@ -139,7 +139,7 @@ async def test_transfer_to_a_talk(stack: Stack, link: ApiLink) -> None:
 
 async def test_say_and_send_dtmf(stack: Stack, link: ApiLink) -> None:
     """say() and send_dtmf() go into the call; the echo goes on to the end."""
-    report = await _call(stack, 4.0, "4", link)
+    report = await _call(stack, 6.0, "40", link)
     assert report.passed, report.error
     assert report.rest_talks == [SAY_TEXT]
     assert report.rest_dtmf == [SAID_DTMF]
