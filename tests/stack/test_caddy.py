@@ -13,7 +13,7 @@ from stack.paths import CADDYFILE, StatePaths
 PLACEHOLDERS = CaddyPlaceholders(
     https_port=8443,
     http_port=18080,
-    admin_socket=Path("/home/user/.stack/caddy/admin.sock"),
+    admin_socket=Path("/srv/calls/.stack/caddy/admin.sock"),
     webhooks_port=18000,
     replica_name="audio.stack.internal",
     audio_port=18765,
@@ -28,7 +28,7 @@ def test_placeholders_cover_the_caddyfile() -> None:
         assert f"{{${name}" in text, name
     assert PLACEHOLDERS.as_env()["PUBLIC_HOST"] == "localhost:8443"
     assert PLACEHOLDERS.as_env()["CADDY_BIND"] == "127.0.0.1"
-    assert PLACEHOLDERS.as_env()["CADDY_ADMIN"] == "unix//home/user/.stack/caddy/admin.sock"
+    assert PLACEHOLDERS.as_env()["CADDY_ADMIN"] == "unix//srv/calls/.stack/caddy/admin.sock"
 
 
 def test_an_empty_placeholder_is_refused() -> None:
