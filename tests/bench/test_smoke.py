@@ -14,9 +14,13 @@ from bench.servers import node_available
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(
-    not node_available(), reason="the Node peer (bench/node_echo) needs node and npm"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not node_available(), reason="the Node peer (bench/node_echo) needs node and npm"
+    ),
+    # The first test waits for the whole smoke run (its subprocess has its own bound).
+    pytest.mark.timeout(480),
+]
 
 
 @pytest.fixture(scope="module")
