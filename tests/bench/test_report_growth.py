@@ -68,6 +68,10 @@ def test_a_saturated_variant_is_not_the_best() -> None:
     assert "saturated" in (saturation(results.direct[1]) or "")
     assert saturation(replace(results.direct[2], load_busy_percent=95.0)) is not None
     assert saturation(results.direct[2]) is None
+    results.direct[2] = _row(WSPROTO, 70.0, 20.0, busy=99.0)
+    kept_out = [t for t in targets(results) if "FastAPI" in t.name]
+    assert [t.passed for t in kept_out] == [None, None]
+    assert all("every FastAPI variant saturated" in t.measured for t in kept_out)
 
 
 def _sweep(results: Results) -> None:
