@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from audio_socket.call_control import VONAGE_CLOSE_WAIT
 from stack.paths import CADDYFILE, REPO_ROOT
 from tests.deploy.tools import require_tool
 
@@ -26,7 +27,7 @@ WORKLOADS = ("caddy", "webhooks", "audio")
 #: newest schemas kubernetes-validate ships.
 SCHEMA_VERSIONS = ("1.30.0", "1.37.0")
 #: audio_socket's defaults (docs/contract.md) where audio-settings does not set them.
-AUDIO_DEFAULTS = {"DRAIN_TIMEOUT": "30", "CLOSE_TIMEOUT": "10"}
+AUDIO_DEFAULTS = {"DRAIN_TIMEOUT": "30", "CLOSE_TIMEOUT": "10", "VONAGE_API_TIMEOUT": "5"}
 
 Resource = dict[str, Any]
 
@@ -140,10 +141,13 @@ def test_the_caddyfile_is_caddy_s_own_and_rolls_the_pods(resources: list[Resourc
 
 
 def test_the_grace_period_outlasts_the_drain(resources: list[Resource]) -> None:
-    """SIGKILL comes after DRAIN_TIMEOUT and the closing handshakes that follow it."""
+    """SIGKILL comes after DRAIN_TIMEOUT, a hang-up in flight and the closing handshakes."""
     settings = AUDIO_DEFAULTS | _config_map(resources, "audio-settings")["data"]
     pod = _pod(resources, "audio")
-    drain = int(settings["DRAIN_TIMEOUT"]) + int(settings["CLOSE_TIMEOUT"])
+    # A hang-up begun just before the drain ended: two REST tries, then the wait for
+    # Vonage to close the socket.
+    hangup = 2 * float(settings["VONAGE_API_TIMEOUT"]) + VONAGE_CLOSE_WAIT
+    drain = int(settings["DRAIN_TIMEOUT"]) + int(settings["CLOSE_TIMEOUT"]) + hangup
     assert pod["terminationGracePeriodSeconds"] > drain
     # A draining pod fails /healthz: liveness must not kill it before the grace ends.
     liveness = pod["containers"][0]["livenessProbe"]
