@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
 from simulator.webhook import Timeouts, WebhookClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 DEFAULT_SECONDS = 10.0
 MAX_API_DELAY = 60.0
 
@@ -475,6 +477,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of the call. Point stdout at
+        # /dev/null so that the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # the promise: one line, never a traceback
         print(f"simulator: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED

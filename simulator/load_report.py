@@ -121,7 +121,7 @@ def render_progress(
 
     def show(progress: dict[int, Progress], started_at: float | None) -> None:
         if started_at is None:
-            live.update(Text(f"starting {args.workers} workers..."))
+            live.update(Text(f"starting {_workers(args.workers)}..."))
             return
         total = Progress()
         for p in progress.values():
@@ -159,7 +159,7 @@ def _progress_table(
         Text(f"{late:.2f} ms", style=style),
     )
     title = Text(
-        f"load {args.base_url}: {args.calls} calls, {args.workers} workers, {elapsed:.0f} s"
+        f"load {args.base_url}: {args.calls} calls, {_workers(args.workers)}, {elapsed:.0f} s"
     )
     return Group(title, table)
 
@@ -191,7 +191,7 @@ def render_summary(summary: LoadSummary, *, as_json: bool) -> None:
         ("per worker CPU %", ", ".join(f"{v:.0f}" for v in summary.worker_cpu_percent)),
         (
             "wall time",
-            f"{summary.wall_s:.1f} s, {summary.workers} workers on {summary.event_loop}",
+            f"{summary.wall_s:.1f} s, {_workers(summary.workers)} on {summary.event_loop}",
         ),
     ]
     for name, value in rows:
@@ -215,3 +215,8 @@ def _pct(values: dict[str, float]) -> str:
     if not values:
         return ""
     return " / ".join(f"{k} {v:.1f}" for k, v in values.items())
+
+
+def _workers(count: int) -> str:
+    """``1 worker``, ``4 workers``."""
+    return f"{count} worker{'s' if count != 1 else ''}"

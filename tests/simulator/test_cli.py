@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -148,3 +149,30 @@ async def test_missing_secret_file(isolated: Path) -> None:
     )
     assert status == 2
     assert "--secret-file nope" in err
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
+    """``... | head``: a closed pipe ends the command quietly with SIGPIPE's status."""
+    script = (
+        "import sys\n"
+        "from simulator import cli\n"
+        "def flood(args):\n"
+        "    for _ in range(100_000):\n"
+        "        print('x' * 80)\n"
+        "    return 0\n"
+        "cli._run_command = flood\n"
+        "sys.exit(cli.main(['call', 'https://localhost:8443']))\n"
+    )
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    process = subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+        check=False,
+    )
+    os.close(write)
+    assert process.returncode == 141
+    assert process.stderr == b""
