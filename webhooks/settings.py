@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     signature_max_age: int = Field(300, ge=1, le=3600)
     # exp and nbf of a signed webhook: clock skew only, not a second freshness window.
     signature_clock_skew: int = Field(5, ge=0, le=60)
-    # ~100 bytes each; 1,000,000 holds ~1,650 signed requests/s for 2 x 300 s.
+    # ~120 bytes each (118 measured); 1,000,000 holds ~1,650 signed requests/s for 2 x 300 s.
     signature_jti_cache_size: int = Field(1_000_000, ge=1000, le=50_000_000)
     webhooks_allow_get: bool = False
     socket_token_secret: SecretStr
