@@ -17,8 +17,8 @@ from typing import Final
 
 import jwt
 
+from app_credentials import is_vonage_api_host
 from audio_socket.errors import CredentialRejected
-from audio_socket.vonage_app import is_vonage_api_host
 
 AUDIENCE: Final = "audio_socket"
 ISSUER: Final = "webhooks"

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app_credentials import Application, load_application
 from audio_socket.errors import ConfigurationError, PromptError
 from audio_socket.handlers import (
     EXAMPLES,
@@ -26,7 +27,6 @@ from audio_socket.handlers import (
     resolve_handler_factory,
 )
 from audio_socket.prompts import read_wav
-from audio_socket.vonage_app import Application, load_application
 
 MIN_SECRET_BYTES = 32
 
@@ -74,7 +74,7 @@ class AudioSettings(BaseSettings):
     #: ``uvloop`` (C event loop: about a third less CPU per frame) or ``asyncio``;
     #: ``auto`` takes uvloop when it is installed.
     audio_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
-    #: Call control through the Voice REST API (``audio_socket/vonage_app.py``):
+    #: Call control through the Voice REST API (``app_credentials/``):
     #: all optional; once one is set, all are checked (``load_settings``).
     vonage_application_id: str | None = None
     vonage_private_key: SecretStr | None = None

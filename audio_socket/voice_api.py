@@ -30,8 +30,8 @@ from vonage_voice import Voice  # type: ignore[import-untyped]
 from vonage_voice.models import TtsStreamOptions  # type: ignore[import-untyped]
 from vonage_voice.models.ncco import NccoAction  # type: ignore[import-untyped]
 
+from app_credentials import Application
 from audio_socket.errors import CallControlError
-from audio_socket.vonage_app import Application
 
 __all__ = ["MAX_PENDING", "WORKERS", "VoiceApi"]
 

@@ -41,8 +41,9 @@ def test_requirements_equal_extra(extra: str, requirements: str) -> None:
 
 
 def test_dockerfiles_install_their_own_requirements() -> None:
-    """Each Dockerfile installs its own service's list and copies only its package."""
+    """Each Dockerfile installs its own service's list and copies only its package and
+    the application credentials both services share."""
     for package in ("audio_socket", "webhooks"):
         dockerfile = (ROOT / package / "Dockerfile").read_text()
         copies = re.findall(r"^COPY\s+(\S+)", dockerfile, flags=re.MULTILINE)
-        assert copies == [f"{package}/requirements.txt", f"{package}/"]
+        assert copies == [f"{package}/requirements.txt", "app_credentials/", f"{package}/"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from app_credentials import is_vonage_api_host
 from webhooks.errors import BadRequest
 from webhooks.payloads import require_uuid
 
@@ -53,8 +54,6 @@ _MAX_ATTEMPT: Final = 1000
 #: Printable ASCII that JSON writes as itself: no quote, no backslash, no escapes.
 _PLAIN: Final = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]+")
 _UUID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-#: Vonage's API hosts (the audio service checks the same: audio_socket/vonage_app.py).
-_VONAGE_API_HOST: Final = re.compile(r"api(?:-[a-z]{2}(?:-[0-9]{1,2})?)?\.(?:vonage|nexmo)\.com")
 
 Direction = Literal["inbound", "outbound"]
 
@@ -77,7 +76,7 @@ def region_host(region_url: object) -> str | None:
     plain = not (parts.username or parts.password or port or parts.query or parts.fragment)
     if parts.scheme != "https" or parts.path not in ("", "/") or not plain:
         return None
-    return host if _VONAGE_API_HOST.fullmatch(host) else None
+    return host if is_vonage_api_host(host) else None
 
 
 def _plain(value: object, limit: int) -> str | None:
@@ -129,7 +128,7 @@ class CallFields:
         if call_uuid is None:
             return None
         region = headers.get("region")
-        if not isinstance(region, str) or not _VONAGE_API_HOST.fullmatch(region):
+        if not isinstance(region, str) or not is_vonage_api_host(region):
             region = None
         metadata = headers.get("metadata")
         if not isinstance(metadata, dict) or len(compact_json(metadata)) > METADATA_BYTES:

@@ -22,9 +22,9 @@ from vonage_http_client.errors import HttpRequestError  # type: ignore[import-un
 from vonage_voice import Voice  # type: ignore[import-untyped]
 from vonage_voice.models import CreateCallRequest, Phone, Sip, ToPhone  # type: ignore[import-untyped]
 
+from app_credentials import Application
 from webhooks.errors import WebhooksError
 from webhooks.settings import Settings
-from webhooks.vonage_app import Application
 
 __all__ = ["DialError", "Dialled", "dial"]
 

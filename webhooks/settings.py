@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app_credentials import Application, load_application
 from webhooks.answer_metadata import load_metadata_hook
 from webhooks.errors import ConfigurationError
-from webhooks.vonage_app import Application, load_application
 
 __all__ = ["ContentType", "Settings", "load_settings"]
 
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     #: ``module:function`` giving a little custom data per call (webhooks/answer_metadata.py).
     answer_metadata: str | None = None
-    #: The Vonage application, for ``python -m webhooks dial`` (webhooks/vonage_app.py).
+    #: The Vonage application, for ``python -m webhooks dial`` (`app_credentials/`).
     vonage_application_id: str | None = None
     vonage_private_key: SecretStr | None = None
     vonage_private_key_path: Path | None = None

@@ -219,8 +219,8 @@ async def test_a_drain_leaves_a_call_that_is_hanging_up_to_vonage(api: Api) -> N
 async def test_requests_in_flight_are_bounded() -> None:
     """A Vonage that never answers holds the pool's workers; past MAX_PENDING a request
     fails at once instead of queueing, and the event loop is never blocked."""
+    from app_credentials import Application  # noqa: PLC0415
     from audio_socket.voice_api import MAX_PENDING, VoiceApi  # noqa: PLC0415
-    from audio_socket.vonage_app import Application  # noqa: PLC0415
 
     accepted: list[asyncio.StreamWriter] = []
 

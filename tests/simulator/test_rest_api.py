@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from vonage_voice.models.ncco import Talk  # type: ignore[import-untyped]
 
+from app_credentials import Application
 from audio_socket.errors import CallControlError
 from audio_socket.voice_api import VoiceApi
-from audio_socket.vonage_app import Application
 from simulator.errors import SimulatorError
 from simulator.net import client_ssl_context
 from simulator.rest_api import VoiceApiServer

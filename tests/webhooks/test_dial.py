@@ -82,7 +82,7 @@ def test_dial_refuses_bad_numbers(to: str, caller: str | None) -> None:
     """TO and --from are checked before anything is sent."""
     from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
 
-    from tests.audio_socket.test_vonage_app import APP_ID, _pem  # noqa: PLC0415
+    from tests.app_credentials.test_app_credentials import APP_ID, _pem  # noqa: PLC0415
 
     settings = make_settings(
         vonage_application_id=APP_ID,

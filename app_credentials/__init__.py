@@ -1,6 +1,7 @@
-"""The Vonage application's credentials, for ``python -m webhooks dial`` (webhooks/dial.py).
+"""The Vonage application's credentials, and which REST hosts a call may be sent to.
 
-The same checks as audio_socket/vonage_app.py (each image carries its own package).
+Shared by both services: the audio service's call control and ``python -m webhooks
+dial`` (each image copies this package beside its own).
 
 Call control (hang up, transfer, talk, DTMF: docs/vonage-protocol.md §8) goes through
 Vonage's Voice REST API, authenticated with a JWT (RS256) signed by the application's

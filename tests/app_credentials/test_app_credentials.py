@@ -8,9 +8,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app_credentials import DEFAULT_API_HOST, Application, is_vonage_api_host
 from audio_socket.errors import ConfigurationError
 from audio_socket.settings import load_settings
-from audio_socket.vonage_app import DEFAULT_API_HOST, Application, is_vonage_api_host
 
 APP_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 SECRET = "s" * 32
