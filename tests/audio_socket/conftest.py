@@ -12,6 +12,9 @@ from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
 from tests.audio_socket.helpers import make_settings
 
+# The simulator's Voice REST API on loopback, for the call-control tests.
+from tests.simulator.test_rest_api import api  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,12 +8,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-import trustme
 from websockets.protocol import State
 
 from audio_socket import call_control
@@ -21,11 +18,14 @@ from audio_socket.errors import CallControlError, CallControlUnavailable
 from audio_socket.handlers.base import CallControl, CallHandler
 from audio_socket.protocol import CallEvent, CallStart, Dtmf
 from audio_socket.server import AudioServer
-from simulator.net import client_ssl_context
-from simulator.rest_api import VoiceApiServer
-from simulator.rest_link import ApiLink
 from tests.audio_socket.helpers import close_of, eventually, make_settings, open_call
-from tests.simulator.test_rest_api import APP_ID, KEY, OTHER_KEY, PUBLIC, TOKEN, Target
+from tests.simulator.test_rest_api import (
+    APP_ID,
+    KEY,
+    OTHER_KEY,
+    Api,
+    Target,
+)
 
 DTMF_HANGUP = json.dumps({"event": "websocket:dtmf", "digit": "1", "duration": 100})
 FRAME = bytes(range(256)) * 2 + bytes(128)
@@ -64,43 +64,6 @@ class HangupOnDtmf(CallHandler):
             self.outcomes.errors.append(exc)
         else:
             self.outcomes.done.append("hangup")
-
-
-@dataclass
-class Api:
-    server: VoiceApiServer
-    link: ApiLink
-    host: str
-    clock: list[float]
-
-
-@pytest.fixture
-async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
-    """The simulator's REST API on loopback, trusted by the SDK through REQUESTS_CA_BUNDLE."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-    clock = [0.0]
-    server = VoiceApiServer(
-        application_id=APP_ID,
-        public_key=PUBLIC,
-        link_token=TOKEN,
-        certfile=str(tmp_path / "cert.pem"),
-        keyfile=str(tmp_path / "key.pem"),
-        now=lambda: time.time() + clock[0],
-    )
-    await server.start()
-    host = f"127.0.0.1:{server.port}"
-    link = ApiLink(f"https://{host}", TOKEN, client_ssl_context(tmp_path / "ca.pem"))
-    await link.open()
-    try:
-        yield Api(server, link, host, clock)
-    finally:
-        await link.close()
-        await server.stop()
 
 
 def _audio(api: Api, outcomes: Outcomes, key: str = KEY) -> AudioServer:
