@@ -155,10 +155,13 @@ def build_report(record: CallRecord, expect: str = ECHO) -> CallReport:
         reconnects, excused = _reconnects(record, sent, recv)
         for end_frame in record.api_end_frames:
             # A REST hangup or transfer ends the leg with frames still in flight: their
-            # echo cannot come back, and they are no loss.
+            # echo cannot come back, and they are no loss. Nor is a frame the pacer sent
+            # while the leg was being torn down, up to the next one that came back.
             came_back = np.flatnonzero(recv[:end_frame] > 0)
             after = int(came_back[-1]) + 1 if came_back.size else 0
-            excused[after:end_frame] = True
+            later = np.flatnonzero(recv[end_frame:] > 0)
+            stop = end_frame + int(later[0]) if later.size else recv.size
+            excused[after:stop] = True
         frames = _frames(audio, sent, recv, excused)
         echo = _echo(frames, rtt)
     error = record.error
