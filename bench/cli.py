@@ -390,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print("[red]bench: interrupted; every process it started is stopped")
             return 130
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results))
+    args.out.write_text(render(results, sweep_plot_path(args.out).name))
     if results.sweep:
         plot = sweep_plot_path(args.out)
         write_sweep_plot(results, plot)

@@ -413,8 +413,8 @@ def _per_round(ours: list[Row], theirs: list[Row], show: Callable[[Row, Row], st
     return "; rounds: " + ", ".join(shown)
 
 
-def render(results: Results) -> str:
-    """The whole of RESULTS.md."""
+def render(results: Results, sweep_plot: str = "RESULTS-sweep.png") -> str:
+    """The whole of RESULTS.md; ``sweep_plot`` names the sweep's PNG beside it."""
     lines = [
         "# Benchmark results",
         "",
@@ -447,7 +447,7 @@ def render(results: Results) -> str:
     lines += _caddy_table(results)
     lines += _stack_accounting(results)
     lines += _rest_table(results)
-    lines += _sweep_section(results)
+    lines += _sweep_section(results, sweep_plot)
     lines += _variants_table(results.variants)
     lines += _webhooks_table(results.webhooks)
     lines += _slipped(results)
@@ -697,7 +697,7 @@ def _rest_table(results: Results) -> list[str]:
     return lines
 
 
-def _sweep_section(results: Results) -> list[str]:
+def _sweep_section(results: Results, plot: str) -> list[str]:
     """How the cost grows: the table, the ratios at unsaturated points, the plot."""
     if not results.sweep:
         return []
@@ -710,7 +710,7 @@ def _sweep_section(results: Results) -> list[str]:
         " cores; such points are marked and kept out of the ratios. Generator late: the"
         " simulator's send lateness p99 ≥ 5 ms, so the round trips there measure the"
         " generator too (its calls are spread over one worker per --calls-per-worker calls)."
-        " Plot: `RESULTS-sweep.png` beside this file.",
+        f" Plot: `{plot}` beside this file.",
         "",
         "| server | calls | workers | CPU µs/frame | RSS KiB/call | RTT p99 ms | server % |"
         " generator % | generator late p99 ms | point |",
@@ -790,7 +790,7 @@ def _webhooks_table(hooks: WebhooksFigures | None) -> list[str]:
         return []
     return [
         "",
-        "## Answer webhook (signed GET /webhooks/answer, signature checks on, one core)",
+        "## Answer webhook (signed POST /webhooks/answer, signature checks on, one core)",
         "",
         "| requests/s (32 in flight) | server CPU % | paced rate /s | p50 ms | p99 ms | max ms |"
         " failed | client late p99 ms |",
