@@ -29,7 +29,7 @@ from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
 from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
 from bench.profile import profile_audio_socket
-from bench.report import Results, best_fastapi, render
+from bench.report import Results, best_fastapi, lost_cell, render
 from bench.runs import (
     REPO,
     RestLoad,
@@ -362,7 +362,7 @@ def _step(title: str, measure: Callable[[], T], wait: float = 0.0) -> T:
     if isinstance(result, Row):
         summary = (
             f"p50 {result.rtt_p50_ms} / p99 {result.rtt_p99_ms} ms,"
-            f" {result.server_us_per_frame or 0:.1f} µs/frame, lost {result.frames_lost}"
+            f" {result.server_us_per_frame or 0:.1f} µs/frame, lost {lost_cell(result)}"
         )
         if result.caddy_us_per_frame is not None:
             summary += f", Caddy {result.caddy_us_per_frame:.1f} µs/frame"

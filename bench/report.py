@@ -467,12 +467,21 @@ def _cpus(cpus: set[int]) -> str:
     return ",".join(map(str, sorted(cpus)))
 
 
+def lost_cell(row: Row) -> str:
+    """Frames lost, or why there is no such figure: the prompts handler plays a prompt
+    and drops the caller's frames, so none of them comes back by design."""
+    if row.server == ServerKind.PROMPTS.value:
+        return "n/a (drops the caller's)"
+    return f"{row.frames_lost:,}"
+
+
 def _direct_table(rows: list[Row]) -> list[str]:
     lines = [
         "",
         "## Echo servers, direct (no proxy)",
         "",
-        "| server | calls | frames echoed | lost | failed calls | RTT p50 ms | RTT p99 ms |"
+        "| server | calls | frames echoed (prompts: heard) | lost | failed calls | RTT p50 ms |"
+        " RTT p99 ms |"
         " CPU µs/frame (rounds' range) | server core busy % | RSS KiB/call |"
         " simulator late p99 ms |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -480,7 +489,7 @@ def _direct_table(rows: list[Row]) -> list[str]:
     for r in combine(rows):
         cpu = _spread(rows, r.key, lambda row: row.server_us_per_frame)
         lines.append(
-            f"| {r.server} | {r.calls} | {r.frames_echoed:,} | {r.frames_lost:,} |"
+            f"| {r.server} | {r.calls} | {r.frames_echoed:,} | {lost_cell(r)} |"
             f" {r.calls_failed} | {_f(r.rtt_p50_ms, 2)} | {_f(r.rtt_p99_ms, 2)} |"
             f" {_f(r.server_us_per_frame)}{cpu} | {_f(r.server_busy_percent, 0)} |"
             f" {_f(r.server_kib_per_call)} |"

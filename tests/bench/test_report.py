@@ -106,3 +106,16 @@ def test_prompts_target_compares_with_the_echo() -> None:
         [target] = [t for t in targets(results) if "prompts" in t.name]
         assert target.name == "CPU per frame sent, prompts ≤ 1.5 x echo (200 calls)"
         assert target.passed is passed
+
+
+def test_prompts_row_reports_no_loss_figure() -> None:
+    """The prompts handler drops the caller's frames by design: its row says so instead
+    of counting them as lost, and the echo's row still counts its losses."""
+    results = Results(["bench"], {0}, {1}, 20.0)
+    results.direct = [
+        _row("audio_socket", 16.0, 5.0, 3.0, lost=3),
+        _row("audio_socket, prompts", 20.0, 5.0, 3.0, lost=1000),
+    ]
+    table = {line.split(" | ")[0]: line for line in render(results).splitlines()}
+    assert " | n/a (drops the caller's) | " in table["| audio_socket, prompts"]
+    assert " | 3 | " in table["| audio_socket"]
