@@ -75,7 +75,7 @@ bench: $(DEV_STAMP)
 ## bench-sweep: how the cost grows (50 to 1,000 calls: audio_socket, the best FastAPI
 ## variant of a 200-call direct round, Node): SWEEP.md and its plot, beside RESULTS.md
 bench-sweep: $(DEV_STAMP)
-	$(PY) -m bench --sweep --calls 200 --skip profile --skip caddy --skip rest \
+	$(PY) -m bench --sweep --calls 200 --skip profile --skip caddy --skip stack --skip rest \
 		--skip variants --skip webhooks --out bench/SWEEP.md
 
 soak: $(DEV_STAMP)

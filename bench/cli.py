@@ -52,7 +52,7 @@ from bench.webhooks_rate import measure_webhooks
 
 #: Seconds the simulator's REST API holds back each answer in the REST row.
 REST_DELAY_S: Final = 5.0
-SECTIONS = ("direct", "profile", "caddy", "rest", "variants", "webhooks")
+SECTIONS = ("direct", "profile", "caddy", "stack", "rest", "variants", "webhooks")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         " calls (at least --workers)",
     )
     parser.add_argument(
+        "--stack-calls",
+        default="300,400",
+        help="call counts at which the local stack runs besides --calls, to close in on the"
+        " most calls it carries on one core with round-trip p99 under 20 ms ('' for none)",
+    )
+    parser.add_argument(
         "--rest-calls",
         default="200,20",
         help="the REST row: N echo calls while M more wait on REST requests, as N,M",
@@ -122,6 +128,8 @@ class Plan:
     variant_seconds: float
     rounds: int
     sweep: list[int]
+    #: The local stack's call counts: --calls and --stack-calls together.
+    stack: list[int]
     rest: tuple[int, int]
     rest_seconds: float
 
@@ -130,10 +138,11 @@ def _plan(args: argparse.Namespace) -> Plan:
     """The plan from the options; a usage error names the bad one."""
     if args.smoke:
         calls, seconds, ramp, variant, rounds = [4], 2.0, 0.2, 2.0, 1
-        sweep, rest = [2, 4], (3, 2)
+        sweep, rest, stack = [2, 4], (3, 2), []
     else:
         calls = _counts("--calls", args.calls)
         sweep = _counts("--sweep-calls", args.sweep_calls)
+        stack = _counts("--stack-calls", args.stack_calls) if args.stack_calls.strip() else []
         rest = _rest_counts(args.rest_calls)
         seconds = 8.0 if args.quick else 20.0
         ramp, variant, rounds = 2.0, (6.0 if args.quick else 10.0), (1 if args.quick else 3)
@@ -152,6 +161,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         variant_seconds=args.variant_seconds or variant,
         rounds=rounds,
         sweep=sweep,
+        stack=sorted(set(calls) | set(stack)),
         rest=rest,
         # A request answered after 5 s must be answered within the call.
         rest_seconds=max(seconds, REST_DELAY_S + 3.0),
@@ -252,12 +262,14 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
                 log_dir / "py-spy.txt",
             )
             results.profile = _step(f"audio_socket, {max(calls)} calls, py-spy", profile, wait)
-        if "caddy" not in args.skip:
-            for n, r in product(calls, rounds):
+        # Caddy's rows and the stack's share rounds, so that they stay comparable.
+        for n, r in product(plan.stack, rounds):
+            if "caddy" not in args.skip and n in calls:
                 for kind in kinds[:2]:
                     title = f"{kind.value}, {n} calls, via Caddy, round {r}{of}"
                     row = _step(title, partial(bench.via_caddy, kind, n, seconds), wait)
                     results.caddy.append(replace(row, round=r))
+            if "stack" not in args.skip:
                 stack = partial(
                     measure_stack, procs, bench.plan(n, seconds), server_cpus, log_dir / "stack"
                 )

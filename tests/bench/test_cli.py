@@ -24,6 +24,10 @@ def test_the_sweep_and_the_rest_row_defaults() -> None:
     an answer after 5 s even in a short run."""
     plan = _plan(build_parser().parse_args([]))
     assert plan.sweep == [50, 100, 200, 500, 1000]
+    # The local stack closes in on the most calls one core carries under 20 ms p99.
+    assert plan.stack == [200, 300, 400, 500]
+    assert _plan(build_parser().parse_args(["--stack-calls", ""])).stack == [200, 500]
+    assert _plan(build_parser().parse_args(["--smoke"])).stack == [4]
     assert plan.rest == (200, 20)
     assert plan.rest_seconds == 20.0
     assert _plan(build_parser().parse_args(["--smoke"])).rest_seconds == 8.0
@@ -37,6 +41,7 @@ def test_the_sweep_and_the_rest_row_defaults() -> None:
         (["--calls", "0"], "--calls must list at least one count"),
         (["--calls", ","], "--calls must list at least one count"),
         (["--sweep-calls", "50,x"], "--sweep-calls must be numbers"),
+        (["--stack-calls", "300,x"], "--stack-calls must be numbers"),
         (["--rest-calls", "200"], "--rest-calls must be two numbers N,M"),
         (["--rest-calls", "200,0"], "--rest-calls needs at least one echo call"),
         (["--calls-per-worker", "0"], "--calls-per-worker must be at least 1"),

@@ -106,13 +106,29 @@ def _stack(calls: int, p99: float, caddy: float, audio: float) -> Row:
 def test_stack_accounting_tells_saturation_and_calls_per_core() -> None:
     """A full server core is the machine; calls per core come from the run under 20 ms."""
     results = Results(["bench"], {0}, {1}, 20.0)
-    results.caddy = [_stack(200, 4.6, 30.0, 20.0), _stack(500, 71.0, 60.0, 38.0)]
+    results.caddy = [
+        _stack(200, 4.6, 30.0, 20.0),
+        _stack(300, 9.5, 45.0, 30.0),
+        _stack(400, 26.0, 55.0, 36.0),
+        _stack(500, 71.0, 60.0, 38.0),
+    ]
     text = render(results)
     assert "server core saturated: the machine, not a defect" in text
     assert "| 200 | 30 | 20 | 50 | 40 | 0.50 / 4.60 | not CPU-bound |" in text
-    assert "**Measured**: 400 calls per core" in text
+    assert "**Measured**: **300 calls on one core**" in text
+    assert "used 75 % of it at p99 9.50 ms" in text
+    assert "the next count run, 400 calls, went past it" in text
     # 1e6 µs / ((30 + 16) µs x 50 frames/s)
     assert "a core full to 100 % carries 435 calls" in text
+
+
+def test_calls_per_core_says_when_no_larger_count_was_run() -> None:
+    """The largest count under 20 ms with none above it is a lower bound, and says so."""
+    results = Results(["bench"], {0}, {1}, 20.0)
+    results.caddy = [_stack(200, 4.6, 30.0, 20.0)]
+    assert "no larger count was run, so it may carry more" in render(results)
+    results.caddy = [_stack(200, 24.0, 30.0, 20.0)]
+    assert "no stack run of this bench kept p99 under 20 ms" in render(results)
 
 
 def test_rest_target_holds_the_echo_to_its_quiet_p99() -> None:
