@@ -8,7 +8,6 @@ stopped at the end, on failure and on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import signal
@@ -16,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import product
 from pathlib import Path
@@ -29,7 +28,8 @@ from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
 from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
 from bench.profile import profile_audio_socket
-from bench.report import Results, best_fastapi, lost_cell, render
+from bench.raw import load_results, save_results
+from bench.report import Results, best_fastapi, code_version, lost_cell, machine, render
 from bench.runs import (
     REPO,
     RestLoad,
@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         " (default 300; --smoke 0)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS.json",
+        help="measure nothing: write --out (and the sweep's plot) again from a run's raw rows",
+    )
     parser.add_argument("--log-dir", type=Path, help="process logs (default: a temporary folder)")
     return parser
 
@@ -390,6 +396,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench and write the results; the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.render is not None:
+        try:
+            results = load_results(args.render)
+        except BenchError as exc:
+            console.print(f"[red]bench: {exc}")
+            return 1
+        _write(
+            results, args.out, raw=args.out.with_suffix(".json").resolve() != args.render.resolve()
+        )
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         log_dir = args.log_dir or Path(scratch)
@@ -401,16 +417,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             console.print("[red]bench: interrupted; every process it started is stopped")
             return 130
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results, sweep_plot_path(args.out).name))
+    results.machine, results.code = machine(), code_version()
+    _write(results, args.out)
+    return 0
+
+
+def _write(results: Results, out: Path, *, raw: bool = True) -> None:
+    """RESULTS.md, the sweep's plot, and (unless re-rendering in place) RESULTS.json."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(results, sweep_plot_path(out).name))
     if results.sweep:
-        plot = sweep_plot_path(args.out)
+        plot = sweep_plot_path(out)
         write_sweep_plot(results, plot)
         console.print(f"wrote {plot}")
-    raw = args.out.with_suffix(".json")
-    raw.write_text(json.dumps(asdict(results), default=_jsonable, indent=1) + "\n")
-    console.print(f"wrote {args.out} and {raw}")
-    return 0
+    if raw:
+        save_results(results, out.with_suffix(".json"))
+    console.print(f"wrote {out}" + (f" and {out.with_suffix('.json')}" if raw else ""))
 
 
 #: Options that say where files go, not what is measured: left out of the record, so
@@ -430,9 +452,3 @@ def recorded_command(argv: Sequence[str]) -> list[str]:
         elif arg.partition("=")[0] not in _WHERE_OPTIONS:
             shown.append(arg)
     return shown
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, set):
-        return sorted(value)
-    return str(value)

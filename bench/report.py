@@ -67,6 +67,9 @@ class Results:
     #: How the cost grows (``--sweep``).
     sweep: list[Row] = field(default_factory=list)
     sweep_kinds: list[str] = field(default_factory=list)
+    #: The machine and the code measured, as recorded when the run ended.
+    machine: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,10 +252,22 @@ def targets(results: Results) -> list[Target]:
     return found
 
 
+def needed_percent(row: Row, *, caddy: bool = False) -> float:
+    """The CPU, % of one core, that keeping pace needs: calls x 50 frames a second x the
+    CPU per frame the run measured (the server's, plus Caddy's with ``caddy``).
+
+    A server that falls behind stretches the run, so its CPU over the run's wall time
+    stays under 100 % even when it cannot keep up; this figure does not.
+    """
+    per_frame = (row.server_us_per_frame or 0) + ((row.caddy_us_per_frame or 0) if caddy else 0)
+    return row.calls * FRAMES_PER_S * per_frame / 1e4
+
+
 def saturation(row: Row, load_cores: int = 1) -> str | None:
     """Why a point is saturated (server or generator CPU), or None."""
-    if (row.server_busy_percent or 0) >= SATURATED_PERCENT:
-        return f"server saturated ({row.server_busy_percent:.0f} % of a core)"
+    need = needed_percent(row)
+    if max(need, row.server_busy_percent or 0) >= SATURATED_PERCENT:
+        return f"server saturated (keeping pace needs {need:.0f} % of a core)"
     if (row.load_busy_percent or 0) >= SATURATED_PERCENT * load_cores:
         return f"generator saturated ({row.load_busy_percent:.0f} % of {load_cores} core(s))"
     return None
@@ -422,8 +437,8 @@ def render(results: Results, sweep_plot: str = "RESULTS-sweep.png") -> str:
         "",
         f"- command: `{shlex.join(results.argv)}`",
         f"- date: {results.started:%Y-%m-%d %H:%M} UTC",
-        f"- machine: {machine()}",
-        f"- code: {code_version()}",
+        f"- machine: {results.machine or 'not recorded'}",
+        f"- code: {results.code or 'not recorded'}",
         f"- pinning: servers, Caddy and webhooks on CPU {_cpus(results.server_cpus)};"
         f" the simulator (the only load generator), the answer stub and the bench itself"
         f" on CPU {_cpus(results.load_cpus)}",
@@ -609,17 +624,21 @@ def _stack_accounting(results: Results) -> list[str]:
         "",
         f"% of one core over each run (the machine has {os.cpu_count()} CPUs; the bench"
         f" pins Caddy, webhooks and the replica to CPU {_cpus(results.server_cpus)}, the"
-        f" load generator to CPU {_cpus(results.load_cpus)}). The server core is saturated"
-        f" at ≥ {SATURATED_PERCENT:g} %: latency then is queueing on a full core, which more"
-        " cores fix, not the code. Below that, latency has another cause worth finding.",
+        f" load generator to CPU {_cpus(results.load_cpus)}). *Needed*: what keeping pace"
+        " takes, calls x 50 frames/s x (Caddy's + the replica's CPU per frame); a core that"
+        " falls behind stretches the run, so its CPU over the run stays under 100 % even"
+        f" then. The server core is saturated when the need reaches {SATURATED_PERCENT:g} %:"
+        " latency then is queueing on a full core, which more cores fix, not the code."
+        " Below that, latency has another cause worth finding.",
         "",
-        "| calls | Caddy % | audio replica % | server core total % | load generator % |"
-        " RTT p50 / p99 ms | verdict |",
-        "|--:|--:|--:|--:|--:|--:|---|",
+        "| calls | Caddy % | audio replica % | server core total % | needed % |"
+        " load generator % | RTT p50 / p99 ms | verdict |",
+        "|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in stack:
         server = (r.caddy_busy_percent or 0) + (r.server_busy_percent or 0)
-        if server >= SATURATED_PERCENT * len(results.server_cpus):
+        need = needed_percent(r, caddy=True)
+        if max(server, need) >= SATURATED_PERCENT * len(results.server_cpus):
             verdict = "server core saturated: the machine, not a defect"
         elif (r.load_busy_percent or 0) >= SATURATED_PERCENT * len(results.load_cpus):
             verdict = "load generator saturated: the machine"
@@ -629,7 +648,7 @@ def _stack_accounting(results: Results) -> list[str]:
             verdict = "not CPU-bound"
         lines.append(
             f"| {r.calls} | {_f(r.caddy_busy_percent, 0)} | {_f(r.server_busy_percent, 0)} |"
-            f" {server:.0f} | {_f(r.load_busy_percent, 0)} |"
+            f" {server:.0f} | {need:.0f} | {_f(r.load_busy_percent, 0)} |"
             f" {_f(r.rtt_p50_ms, 2)} / {_f(r.rtt_p99_ms, 2)} | {verdict} |"
         )
     lines += ["", *_calls_per_core(stack, cores)]
@@ -647,7 +666,7 @@ def _calls_per_core(stack: list[Row], cores: int) -> list[str]:
     over = [r for r in stack if r.rtt_p99_ms is not None and r.rtt_p99_ms >= STACK_P99_MS]
     if fine:
         r = max(fine, key=lambda row: row.calls)
-        cpu = (r.caddy_busy_percent or 0) + (r.server_busy_percent or 0)
+        cpu = needed_percent(r, caddy=True)
         above = [row.calls for row in over if row.calls > r.calls]
         bound = (
             f"; the next count run, {min(above)} calls, went past it"
@@ -657,7 +676,7 @@ def _calls_per_core(stack: list[Row], cores: int) -> list[str]:
         lines.append(
             f"- **Measured**: **{r.calls} calls on one core** with round-trip p99 under"
             f" {STACK_P99_MS:g} ms: Caddy and the replica, pinned to the one core they share,"
-            f" used {cpu:.0f} % of it at p99 {r.rtt_p99_ms:.2f} ms, the load generator on the"
+            f" needed {cpu:.0f} % of it at p99 {r.rtt_p99_ms:.2f} ms, the load generator on the"
             f" other core, not sharing theirs{bound}."
         )
     else:
@@ -719,8 +738,9 @@ def _sweep_section(results: Results, plot: str) -> list[str]:
         "",
         "## How the cost grows (direct, `--sweep`)",
         "",
-        "Saturated: the server's CPU ≥ 90 % of its core, or the generator's ≥ 90 % of its"
-        " cores; such points are marked and kept out of the ratios. Generator late: the"
+        "Saturated: keeping pace needs ≥ 90 % of the server's core (calls x 50 frames/s x"
+        " its CPU per frame), or the generator used ≥ 90 % of its cores; such points are"
+        " marked and kept out of the ratios. Generator late: the"
         " simulator's send lateness p99 ≥ 5 ms, so the round trips there measure the"
         " generator too (its calls are spread over one worker per --calls-per-worker calls)."
         f" Plot: `{plot}` beside this file.",

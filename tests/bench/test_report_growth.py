@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from bench.cli import main
+from bench.profile import Profile
+from bench.raw import load_results, save_results
 from bench.report import Results, best_fastapi, render, saturation, targets
 from bench.runs import STACK_PATH, Row
 from bench.sweep_plot import sweep_plot_path, write_sweep_plot
+from bench.webhooks_rate import WebhooksFigures
 
 SANSIO = "FastAPI + uvicorn, websockets-sansio"
 WSPROTO = "FastAPI + uvicorn, wsproto"
@@ -74,9 +78,17 @@ def test_a_saturated_variant_is_not_the_best() -> None:
     assert all("every FastAPI variant saturated" in t.measured for t in kept_out)
 
 
+def test_a_server_behind_its_schedule_is_saturated_whatever_its_busy_share() -> None:
+    """500 calls at 44.6 µs a frame need 112 % of a core: saturated, though the stretched
+    run put its CPU at 70 % of the wall time; at 17 µs (43 %) it is not."""
+    behind = _row(SANSIO, 44.6, 30.0, calls=500, busy=70.0)
+    assert saturation(behind) == "server saturated (keeping pace needs 112 % of a core)"
+    assert saturation(_row("audio_socket", 17.0, 6.0, calls=500, busy=26.0)) is None
+
+
 def _sweep(results: Results) -> None:
     for calls, busy in ((50, 20.0), (1000, 99.0)):
-        for server, cpu in (("audio_socket", 20.0), (SANSIO, 50.0), ("node", 30.0)):
+        for server, cpu in (("audio_socket", 10.0), (SANSIO, 50.0), ("node", 15.0)):
             row = _row(server, cpu, 5.0, calls=calls, busy=busy if server == SANSIO else 40.0)
             results.sweep.append(replace(row, path="sweep", workers=calls // 250 or 1))
 
@@ -87,7 +99,7 @@ def test_sweep_table_marks_saturated_points(tmp_path: Path) -> None:
     _sweep(results)
     text = render(results)
     assert "## How the cost grows" in text
-    assert "| 50 | FastAPI + uvicorn, websockets-sansio | 0.400 | 1.000 |" in text
+    assert "| 50 | FastAPI + uvicorn, websockets-sansio | 0.200 | 1.000 |" in text
     assert "| 1000 | FastAPI + uvicorn, websockets-sansio | saturated: kept out |" in text
     assert "| 1000 | node | 0.667 |" in text
     plot = sweep_plot_path(tmp_path / "RESULTS.md")
@@ -114,9 +126,9 @@ def test_stack_accounting_tells_saturation_and_calls_per_core() -> None:
     ]
     text = render(results)
     assert "server core saturated: the machine, not a defect" in text
-    assert "| 200 | 30 | 20 | 50 | 40 | 0.50 / 4.60 | not CPU-bound |" in text
+    assert "| 200 | 30 | 20 | 50 | 46 | 40 | 0.50 / 4.60 | not CPU-bound |" in text
     assert "**Measured**: **300 calls on one core**" in text
-    assert "used 75 % of it at p99 9.50 ms" in text
+    assert "needed 69 % of it at p99 9.50 ms" in text
     assert "the next count run, 400 calls, went past it" in text
     # 1e6 µs / ((30 + 16) µs x 50 frames/s)
     assert "a core full to 100 % carries 435 calls" in text
@@ -149,3 +161,30 @@ def test_rest_target_holds_the_echo_to_its_quiet_p99() -> None:
     results.rest = [quiet, replace(busy, rest_answered=0)]
     assert [t.passed for t in targets(results) if "REST" in t.name] == [False]
     assert "## The echo while calls wait on REST requests" in render(results)
+
+
+def test_results_json_renders_the_same_report_again(tmp_path: Path) -> None:
+    """RESULTS.json read back renders what the run rendered, recorded machine and code
+    included; --render writes it without measuring, and a bad file is named."""
+    results = Results(["bench"], {0}, {1}, 20.0, machine="2 CPUs (test)", code="commit abc")
+    _sweep(results)
+    results.caddy = [_stack(200, 4.6, 30.0, 20.0)]
+    results.webhooks = WebhooksFigures(2000.0, 99.0, 200.0, 1.0, 2.0, 9.0, 0, 1.0)
+    results.profile = Profile(
+        calls=500,
+        samples=10,
+        waiting=5,
+        busy={"send()": 3, "recv()": 1, "Python": 1, "event loop (C)": 0},
+        top_python=[("FrameReader.feed (wire.py:171)", 1)],
+    )
+    raw = tmp_path / "RESULTS.json"
+    save_results(results, raw)
+    again = load_results(raw)
+    assert render(again) == render(results)
+    assert "- machine: 2 CPUs (test)" in render(again)
+    out = tmp_path / "again" / "RESULTS.md"
+    assert main(["--render", str(raw), "--out", str(out)]) == 0
+    assert out.read_text() == render(results, "RESULTS-sweep.png")
+    assert (tmp_path / "again" / "RESULTS-sweep.png").read_bytes().startswith(b"\x89PNG")
+    raw.write_text("{}")
+    assert main(["--render", str(raw), "--out", str(out)]) == 1
