@@ -24,13 +24,13 @@ from typing import Any, Final, TypeVar
 
 import requests
 import urllib3
-from vonage_http_client import Auth, HttpClient, HttpClientOptions  # type: ignore[import-untyped]
+from vonage_http_client import HttpClient, HttpClientOptions  # type: ignore[import-untyped]
 from vonage_http_client.errors import HttpRequestError  # type: ignore[import-untyped]
 from vonage_voice import Voice  # type: ignore[import-untyped]
 from vonage_voice.models import TtsStreamOptions  # type: ignore[import-untyped]
 from vonage_voice.models.ncco import NccoAction  # type: ignore[import-untyped]
 
-from app_credentials import Application
+from app_credentials import Application, sdk_auth
 from audio_socket.errors import CallControlError
 
 __all__ = ["MAX_PENDING", "WORKERS", "VoiceApi"]
@@ -179,8 +179,7 @@ class VoiceApi:
                 pool_connections=1,
                 pool_maxsize=1,
             )
-            auth = Auth(application_id=app.application_id, private_key=app.private_key)
-            voice = clients[host] = Voice(HttpClient(auth, options))
+            voice = clients[host] = Voice(HttpClient(sdk_auth(app), options))
             with self._clients_lock:
                 self._clients.append(voice)
         return voice

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Final
 
 import requests
-from vonage_http_client import Auth, HttpClient, HttpClientOptions  # type: ignore[import-untyped]
+from vonage_http_client import HttpClient, HttpClientOptions  # type: ignore[import-untyped]
 from vonage_http_client.errors import HttpRequestError  # type: ignore[import-untyped]
 from vonage_voice import Voice  # type: ignore[import-untyped]
 from vonage_voice.models import CreateCallRequest, Phone, Sip, ToPhone  # type: ignore[import-untyped]
 
-from app_credentials import Application
+from app_credentials import Application, sdk_auth
 from webhooks.errors import WebhooksError
 from webhooks.settings import Settings
 
@@ -97,5 +97,4 @@ def _voice(application: Application, timeout: float) -> Voice:
         timeout=max(1, math.ceil(timeout)),
         max_retries=0,  # a POST is not retried: it could place the call twice
     )
-    auth = Auth(application_id=application.application_id, private_key=application.private_key)
-    return Voice(HttpClient(auth, options))
+    return Voice(HttpClient(sdk_auth(application), options))

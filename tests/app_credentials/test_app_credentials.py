@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import jwt
+import jwt.algorithms
 import pytest
+import vonage_http_client  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app_credentials import DEFAULT_API_HOST, Application, is_vonage_api_host
+from app_credentials import (
+    DEFAULT_API_HOST,
+    Application,
+    is_vonage_api_host,
+    sdk_auth,
+    signing_key,
+)
 from audio_socket.errors import ConfigurationError
 from audio_socket.settings import load_settings
 
@@ -142,3 +152,56 @@ def test_host_order() -> None:
     assert plain.host_for("127.0.0.1:9") == DEFAULT_API_HOST
     pinned = Application(APP_ID, "key", "127.0.0.1:8444")
     assert pinned.host_for("api-eu-1.vonage.com") == "127.0.0.1:8444"
+
+
+def test_the_sdk_signs_every_jwt_with_the_key_parsed_once(
+    monkeypatch: pytest.MonkeyPatch, pkcs8: str
+) -> None:
+    """PyJWT would parse the PEM text again for each JWT (cryptography's RSA key check,
+    ~50 ms holding the GIL, a stall of every call on the event loop); sdk_auth's JWTs are
+    signed with the key parsed once, and verify with the application's public key."""
+    parsed: list[bytes] = []
+    real = jwt.algorithms.load_pem_private_key  # type: ignore[attr-defined]
+
+    def counting(data: bytes, *args: object, **kwargs: object) -> object:
+        parsed.append(data)
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt.algorithms, "load_pem_private_key", counting)
+    app = Application(APP_ID, pkcs8)
+    auth = sdk_auth(app)
+    tokens = [auth.generate_application_jwt() for _ in range(3)]
+    assert parsed == []
+    public = signing_key(pkcs8).public_key()
+    claims = [jwt.decode(token, public, algorithms=["RS256"]) for token in tokens]
+    assert {c["application_id"] for c in claims} == {APP_ID}
+    assert len({c["jti"] for c in claims}) == 3
+    # The SDK left to itself parses the key for every JWT: what the test guards against.
+    vonage_http_client.Auth(application_id=APP_ID, private_key=pkcs8).generate_application_jwt()
+    assert len(parsed) == 1
+
+
+def test_an_sdk_without_the_expected_jwt_client_still_signs(
+    monkeypatch: pytest.MonkeyPatch, pkcs8: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If a later SDK moves its JWT client, requests still work and a warning says why
+    they cost more."""
+
+    class MovedAuth(vonage_http_client.Auth):  # type: ignore[misc]
+        def __init__(self, **kwargs: str) -> None:
+            super().__init__(**kwargs)
+            self._signer: Any = getattr(self, "_jwt_client")  # noqa: B009
+            self._jwt_client = None
+
+        def generate_application_jwt(self, claims: dict[str, object] | None = None) -> bytes:
+            return self._signer.generate_application_jwt(claims)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(vonage_http_client, "Auth", MovedAuth)
+    auth = sdk_auth(Application(APP_ID, pkcs8))
+    assert (
+        jwt.decode(
+            auth.generate_application_jwt(), signing_key(pkcs8).public_key(), algorithms=["RS256"]
+        )["application_id"]
+        == APP_ID
+    )
+    assert "parses the private key again" in caplog.text
