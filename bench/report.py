@@ -577,6 +577,8 @@ def _profile_section(profile: Profile | None) -> list[str]:
 
 
 def _caddy_table(results: Results) -> list[str]:
+    if not results.caddy:
+        return []
     lines = [
         "",
         "## Through Caddy vs direct",
