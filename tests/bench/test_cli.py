@@ -20,15 +20,15 @@ def test_defaults_repeat_each_measurement_three_times() -> None:
 
 
 def test_the_sweep_and_the_rest_row_defaults() -> None:
-    """The sweep's five points; 200 echo calls beside 20 waiting on REST, long enough for
+    """The sweep's five points; 100 echo calls beside 20 waiting on REST, long enough for
     an answer after 5 s even in a short run."""
     plan = _plan(build_parser().parse_args([]))
     assert plan.sweep == [50, 100, 200, 500, 1000]
     # The local stack closes in on the most calls one core carries under 20 ms p99.
-    assert plan.stack == [200, 300, 400, 500]
+    assert plan.stack == [200, 250, 300, 500]
     assert _plan(build_parser().parse_args(["--stack-calls", ""])).stack == [200, 500]
     assert _plan(build_parser().parse_args(["--smoke"])).stack == [4]
-    assert plan.rest == (200, 20)
+    assert plan.rest == (100, 20)
     assert plan.rest_seconds == 20.0
     assert _plan(build_parser().parse_args(["--smoke"])).rest_seconds == 8.0
 
