@@ -46,7 +46,7 @@ async def _measure(key: object, count: int, threads: int) -> tuple[float, float,
         done = asyncio.ensure_future(asyncio.gather(*jobs))
         late = await _lateness(done)  # type: ignore[arg-type]
         per_jwt = statistics.median(await done)
-    return per_jwt, statistics.quantiles(late, n=100)[98], max(late)
+    return per_jwt, statistics.quantiles(late, n=100, method="inclusive")[98], max(late)
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
     for name, signing_key, count in (("PEM text", pem, 10), ("parsed key", key, 400)):
         per_jwt, p99, worst = asyncio.run(_measure(signing_key, count, args.threads))
         print(
-            f"{args.threads} threads signing with the {name}: {per_jwt:.2f} ms per JWT;"
+            f"{args.threads} threads signing with the {name}: {per_jwt:.2f} ms a JWT in each;"
             f" the loop's 5 ms timer late by p99 {p99:.1f} ms, at worst {worst:.1f} ms"
         )
 

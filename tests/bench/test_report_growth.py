@@ -129,7 +129,7 @@ def test_stack_accounting_tells_saturation_and_calls_per_core() -> None:
     assert "| 200 | 30 | 20 | 50 | 46 | 40 | 0.50 / 4.60 | not CPU-bound |" in text
     assert "**Measured**: **300 calls on one core**" in text
     assert "needed 69 % of it at p99 9.50 ms" in text
-    assert "the next count run, 400 calls, went past it" in text
+    assert "400 calls went past it (p99 26.00 ms)" in text
     # 1e6 µs / ((30 + 16) µs x 50 frames/s)
     assert "a core full to 100 % carries 435 calls" in text
 
@@ -141,6 +141,12 @@ def test_calls_per_core_says_when_no_larger_count_was_run() -> None:
     assert "no larger count was run, so it may carry more" in render(results)
     results.caddy = [_stack(200, 24.0, 30.0, 20.0)]
     assert "no stack run of this bench kept p99 under 20 ms" in render(results)
+    # A larger count under the bound but with the generator late is said to be so.
+    late = replace(_stack(300, 12.0, 40.0, 25.0), sim_late_p99_ms=9.0)
+    results.caddy = [_stack(200, 4.6, 30.0, 20.0), late]
+    text = render(results)
+    assert "**200 calls on one core**" in text
+    assert "300 calls stayed under it (p99 12.00 ms) with the load generator late" in text
 
 
 def test_rest_target_holds_the_echo_to_its_quiet_p99() -> None:
