@@ -94,7 +94,9 @@ def check_private_key(pem: str) -> str | None:
     if _PKCS8_BEGIN not in pem:
         return "must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)"
     try:
-        jwt.encode({"probe": 1}, pem, algorithm="RS256")
+        # Parsed once here, at start-up, and kept for sdk_auth: the first REST request
+        # then parses nothing in a worker thread.
+        jwt.encode({"probe": 1}, signing_key(pem), algorithm="RS256")
     except Exception:  # any failure to sign is the same problem for the operator
         return "is not a usable RSA private key (RS256 signing failed)"
     return None
