@@ -125,11 +125,14 @@ def test_caddy_health_port_serves_only_its_own_healthz(stack3: Stack, path: str)
 
 def _tcp_listeners(pid: int) -> set[tuple[str, int]]:
     """The IPv4 TCP sockets process ``pid`` listens on (Linux /proc)."""
-    inodes = {
-        os.readlink(f"/proc/{pid}/fd/{fd}")[len("socket:[") : -1]
-        for fd in os.listdir(f"/proc/{pid}/fd")
-        if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
-    }
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:  # closed since the listing: a connection, not a listener
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
     listening = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
