@@ -19,7 +19,7 @@ PROTOCOL_SECTION = re.compile(r"vonage-protocol\.md`?\s*§\s*(\d+)(?:\s*-\s*§?(
 SECTION_LIST = re.compile(r"vonage-protocol\.md`?\s*((?:§\d+(?:-§?\d+)?,?\s*)+)")
 #: A path into one of the project's folders, naming a file by its extension.
 REPOSITORY_PATH = re.compile(
-    r"(?<![\w./-])((?:audio_socket|webhooks|simulator|stack|bench|docs|tests|caddy|deploy)"
+    r"(?<![\w./-])((?:audio_socket|webhooks|app_credentials|tools|simulator|stack|bench|docs|tests|caddy|deploy|examples)"
     r"/[\w./-]*\.(?:md|py|json|yaml|yml|txt|js|toml|png|wav))(?![\w/-])"
 )
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -1,4 +1,4 @@
-"""bench/caddy_proxy.py: every Caddy variant is a Caddyfile Caddy accepts."""
+"""tools/bench/caddy_proxy.py: every Caddy variant is a Caddyfile Caddy accepts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""bench/load.py: usage over a run from /proc samples."""
+"""tools/bench/load.py: usage over a run from /proc samples."""
 
 from __future__ import annotations
 

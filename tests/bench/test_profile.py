@@ -1,4 +1,4 @@
-"""bench/profile.py: py-spy's raw samples sorted into where the time went."""
+"""tools/bench/profile.py: py-spy's raw samples sorted into where the time went."""
 
 from __future__ import annotations
 

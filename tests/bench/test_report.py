@@ -1,4 +1,4 @@
-"""bench/report.py: the performance targets computed from rows."""
+"""tools/bench/report.py: the performance targets computed from rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""bench/report.py: the FastAPI targets, saturation, the sweep, the stack's accounting, REST."""
+"""tools/bench/report.py: FastAPI targets, saturation, the sweep, the stack's accounting, REST."""
 
 from __future__ import annotations
 

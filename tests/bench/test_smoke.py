@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.skipif(
-        not node_available(), reason="the Node peer (bench/node_echo) needs node and npm"
+        not node_available(), reason="the Node peer (tools/bench/node_echo) needs node and npm"
     ),
     # The first test waits for the whole smoke run (its subprocess has its own bound).
     pytest.mark.timeout(480),

@@ -1,4 +1,4 @@
-"""bench/soak.py: memory verdicts and Caddy's Go runtime figures (no soak is run)."""
+"""tools/bench/soak.py: memory verdicts and Caddy's Go runtime figures (no soak is run)."""
 
 from __future__ import annotations
 

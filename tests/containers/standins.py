@@ -1,6 +1,6 @@
 """Stand-in base images for podman on a host that reaches no container registry.
 
-``containers/standins/build.sh`` builds them; this module decides whether it must.
+``standin_recipes/build.sh`` builds them; this module decides whether it must.
 They are tagged with the exact names the Dockerfiles' ``FROM`` lines use and labelled
 with a hash of their recipe (the script, the host's CA bundle, the Caddy binary and
 the Debian mirror), and rebuilt only when that hash changes: a CI run in a fresh
@@ -20,8 +20,10 @@ import yaml
 
 from stack.paths import REPO_ROOT, find_tool
 
-BUILD_SCRIPT: Final = REPO_ROOT / "containers" / "standins" / "build.sh"
-PROMETHEUS_RECIPE: Final = REPO_ROOT / "containers" / "standins" / "prometheus.Containerfile"
+#: This tier's folder: the engine's settings and the stand-in recipes live here.
+HERE: Final = Path(__file__).resolve().parent
+BUILD_SCRIPT: Final = HERE / "standin_recipes" / "build.sh"
+PROMETHEUS_RECIPE: Final = HERE / "standin_recipes" / "prometheus.Containerfile"
 COMPOSE_FILE: Final = REPO_ROOT / "compose.yaml"
 CA_BUNDLE: Final = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL: Final = "org.vonage-voice-websocket.standin-recipe"

@@ -1,4 +1,4 @@
-"""The live caller (simulator/live.py): frames stamped as they come, matched when they
+"""The live caller (tools/simulator/live.py): frames stamped as they come, matched when they
 come back, and Vonage's playout passing on what the caller hears when it plays."""
 
 from __future__ import annotations

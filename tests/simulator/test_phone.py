@@ -1,4 +1,4 @@
-"""The browser phone's server (simulator/phone.py): its page, the hosts and origins it
+"""The browser phone's server (tools/simulator/phone.py): its page, the hosts and origins it
 answers, and a call's answers to bad input, without a stack (the answer URL refuses)."""
 
 from __future__ import annotations

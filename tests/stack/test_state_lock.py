@@ -1,4 +1,4 @@
-"""``stack/state_lock.py``: one stack per state folder; a second one touches nothing."""
+"""``tools/stack/state_lock.py``: one stack per state folder; a second one touches nothing."""
 
 from __future__ import annotations
 

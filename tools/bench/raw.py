@@ -1,6 +1,6 @@
 """RESULTS.json: every row a run measured, written beside RESULTS.md and read back.
 
-``python -m bench --render bench/RESULTS.json`` renders RESULTS.md (and the sweep's
+``python -m bench --render tools/bench/RESULTS.json`` renders RESULTS.md (and the sweep's
 plot) again from these rows, without measuring: a change to how the report reads its
 figures needs no new run. The machine and the commit measured travel in the file, so
 a later checkout renders the run it holds, not itself.

@@ -80,7 +80,7 @@ class PortsInUse(StackError):
 
 
 class StateDirInUse(StackError):
-    """Another stack holds the state folder's lock (``stack/state_lock.py``)."""
+    """Another stack holds the state folder's lock (``tools/stack/state_lock.py``)."""
 
     def __init__(self, root: Path, holder: str) -> None:
         who = f" ({holder})" if holder else ""

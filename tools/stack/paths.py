@@ -24,7 +24,7 @@ __all__ = [
     "find_tool",
 ]
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 CADDYFILE: Final = REPO_ROOT / "caddy" / "Caddyfile"
 COMPOSE_FILE: Final = REPO_ROOT / "compose.yaml"
 DOCKERFILES: Final = (

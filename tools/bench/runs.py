@@ -33,7 +33,7 @@ from bench.procs import (
 from bench.servers import Server, ServerKind, start_server
 from stack.launcher import Stack, StackConfig
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STACK_PATH = "the local stack (caddy/Caddyfile, webhooks)"
 SECRET_VARIABLES = ("VONAGE_SIGNATURE_SECRET", "SOCKET_TOKEN_SECRET")
 
@@ -68,7 +68,7 @@ class Row:
     caddy_busy_percent: float | None = None
     #: Simulator worker processes the calls were spread over.
     workers: int = 1
-    #: REST requests answered to the calls of the REST row (bench/rest_handler.py).
+    #: REST requests answered to the calls of the REST row (tools/bench/rest_handler.py).
     rest_answered: int | None = None
 
     @property
@@ -167,7 +167,7 @@ def measure_stack(
     """The real thing: the stack launcher (``make run``), signed webhooks, credentials,
     the project's caddy/Caddyfile with its DNS upstream, one audio replica.
 
-    With ``rest``, the replica runs bench/rest_handler.py and the simulator's Voice
+    With ``rest``, the replica runs tools/bench/rest_handler.py and the simulator's Voice
     REST API answers each request after ``rest.delay`` seconds.
     """
     environ = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
@@ -227,7 +227,7 @@ class RestLoad:
 
 
 def rest_answered(logs: Path) -> int:
-    """REST requests answered, from the lines bench/rest_handler.py logs at each call end."""
+    """REST requests answered, from the lines tools/bench/rest_handler.py logs at each call end."""
     pattern = re.compile(r"bench REST caller: answered=(\d+)")
     total = 0
     for log in logs.glob("audio*.log"):

@@ -61,7 +61,7 @@ def start_webhooks(procs: Processes, cpus: set[int]) -> tuple[Process, str, Sign
         "SOCKET_TOKEN_SECRET": secrets.token_urlsafe(32),
         "WEBHOOKS_HOST": LOOPBACK,
         "WEBHOOKS_PORT": str(port),
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     process = procs.start("webhooks", [sys.executable, "-m", "webhooks"], env=env, cpus=cpus)
     url = f"http://{LOOPBACK}:{port}"

@@ -2,7 +2,7 @@
 # Stand-in base images for the container test tier, for a host that can reach a Debian
 # mirror and PyPI but no container registry. Tests only: the Dockerfiles stay as a
 # Docker user needs them, and these images live in the tier's own podman storage root
-# (containers/storage.conf), where they never shadow the real ones.
+# (tests/containers/podman/storage.conf), where they never shadow the real ones.
 #
 #   build.sh MIRROR CADDY_BINARY RECIPE PYTHON_TAG... -- CADDY_TAG...
 #

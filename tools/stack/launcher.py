@@ -69,7 +69,7 @@ ROUTABLE_POLL: Final = 0.2
 #: The audio service's gauge of calls in progress (audio_socket/metrics.py).
 _CALLS_ACTIVE: Final = re.compile(r"^audio_calls_active (\S+)$", re.MULTILINE)
 #: Variables the launcher sets for every run; the caller's values are replaced. The
-#: Vonage application of a local run is the simulator's (stack/voice_api.py).
+#: Vonage application of a local run is the simulator's (tools/stack/voice_api.py).
 _LISTEN_VARIABLES: Final = (
     "WEBHOOKS_HOST",
     "WEBHOOKS_PORT",
@@ -99,7 +99,7 @@ class Stack:
         self._placeholders: CaddyPlaceholders | None = None
         self._dns: DnsResponder | None = None
         self.webhooks: ManagedProcess | None = None
-        #: The simulator's Voice REST API (stack/voice_api.py) and its files.
+        #: The simulator's Voice REST API (tools/stack/voice_api.py) and its files.
         self.voice_api: ManagedProcess | None = None
         self.voice_api_files: VoiceApiFiles | None = None
         self.voice_api_host = ""

@@ -4,9 +4,9 @@ Each is started fresh for every measurement (so its resident memory starts from
 the same point), listens on loopback, is pinned to the server core, and is
 reached at ``ws://127.0.0.1:PORT/socket``.
 
-The Node peer is carried in ``bench/node_echo/`` (express and express-ws, in the
+The Node peer is carried in ``tools/bench/node_echo/`` (express and express-ws, in the
 shape of Vonage's "Call a WebSocket" tutorial). Its locked packages are installed
-with ``npm ci`` into ``bench/node_echo/node_modules`` the first time the bench needs
+with ``npm ci`` into ``tools/bench/node_echo/node_modules`` the first time the bench needs
 them, and again whenever ``package-lock.json`` changes.
 """
 
@@ -48,11 +48,11 @@ class ServerKind(StrEnum):
     AUDIO_SOCKET = "audio_socket"
     NODE = "node"
     MINIMAL = "minimal echo"
-    #: bench/floor_echo.py: uvloop and one function per frame, no WebSocket library.
+    #: tools/bench/floor_echo.py: uvloop and one function per frame, no WebSocket library.
     FLOOR = "floor (bare uvloop)"
-    #: audio_socket playing a long prompt to each call (bench/prompt_handler.py).
+    #: audio_socket playing a long prompt to each call (tools/bench/prompt_handler.py).
     PROMPTS = "audio_socket, prompts"
-    #: bench/fastapi_echo.py under uvicorn, one kind per uvicorn WebSocket implementation.
+    #: tools/bench/fastapi_echo.py under uvicorn, one kind per uvicorn WebSocket implementation.
     FASTAPI_WEBSOCKETS = "FastAPI + uvicorn, websockets"
     FASTAPI_SANSIO = "FastAPI + uvicorn, websockets-sansio"
     FASTAPI_WSPROTO = "FastAPI + uvicorn, wsproto"
@@ -151,17 +151,17 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
         if kind is ServerKind.PROMPTS:
             env["AUDIO_HANDLER"] = "bench.prompt_handler:PromptHandler"
         argv = [sys.executable, "-m", "audio_socket"]
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     elif kind is ServerKind.NODE:
         env |= {"QUIET": "1", "HOST": LOOPBACK}
         argv = ["node", str(install_node_echo()), str(port)]
     elif (ws := kind.uvicorn_ws) is not None:
         argv = [sys.executable, "-m", "bench.fastapi_echo", str(port), ws]
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     else:
         module = "bench.floor_echo" if kind is ServerKind.FLOOR else "bench.minimal_echo"
         argv = [sys.executable, "-m", module, str(port)]
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     process = procs.start(kind.name.lower(), argv, env=env, cpus=cpus)
     if kind in (ServerKind.AUDIO_SOCKET, ServerKind.PROMPTS):
         wait_ready(process, http_ok(f"http://{LOOPBACK}:{port}/healthz"))

@@ -1,4 +1,4 @@
-"""``python -m bench``: every measurement of the benchmark in one run, written to bench/RESULTS.md.
+"""``python -m bench``: every measurement of the benchmark in one run, in tools/bench/RESULTS.md.
 
 Servers, Caddy and the webhooks run on one core, the simulator on the other
 (:func:`bench.procs.cores`). Everything started listens on 127.0.0.1 and is
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait, before each measurement, for other load on the machine to stop"
         " (default 300; --smoke 0)",
     )
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=REPO / "tools" / "bench" / "RESULTS.md")
     parser.add_argument(
         "--render",
         type=Path,

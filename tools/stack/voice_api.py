@@ -11,7 +11,7 @@
 - the link token the simulator's processes open their link to the API with.
 
 ``api.env`` in the same folder says where the API is and how to reach it; the
-simulator's ``call`` and ``load`` read it (``simulator/local_stack.py``).
+simulator's ``call`` and ``load`` read it (``tools/simulator/local_stack.py``).
 """
 
 from __future__ import annotations

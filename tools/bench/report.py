@@ -1,4 +1,4 @@
-"""bench/RESULTS.md: the tables, the performance targets as pass/fail, how they were made."""
+"""tools/bench/RESULTS.md: the tables, the performance targets as pass/fail, how they were made."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ FASTAPI_CPU_RATIO_MAX = 0.5
 FASTAPI_RSS_RATIO_MAX = 0.25
 #: A process this busy (% of one core; the generator: of its cores) is saturated.
 SATURATED_PERCENT = 90.0
-#: The simulator's own verdict on its schedule (simulator/load.py).
+#: The simulator's own verdict on its schedule (tools/simulator/load.py).
 LATE_P99_MS = 5.0
 #: The stack's calls per core count only runs whose round trip p99 stays under this.
 STACK_P99_MS = 20.0
@@ -41,7 +41,7 @@ PROMPT_RATIO_MAX = 1.5
 RSS_RATIO_MAX = 0.25
 ANSWER_P99_MAX_MS = 5.0
 MEASURED_CODE = ("audio_socket", "webhooks", "caddy", "stack")
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FOREIGN_PERCENT = 5.0  # other load during a run worth a caveat (% of one core)
 
 
@@ -551,7 +551,7 @@ def _profile_section(profile: Profile | None) -> list[str]:
         lines += [
             f"py-spy (`record --native --idle`, {profile.samples:,} samples) on audio_socket"
             f" during an extra, unmeasured run of {profile.calls} calls, while every call was"
-            " connected and sending (bench/profile.py). Of the"
+            " connected and sending (tools/bench/profile.py). Of the"
             f" {busy:,} samples in which the server was busy (another"
             f" {profile.waiting:,} waited in `epoll_wait`):",
             "",
@@ -571,7 +571,7 @@ def _profile_section(profile: Profile | None) -> list[str]:
         "Each change, measured side by side in three interleaved rounds of 200 calls"
         " (2026-11-24 09:36-09:40 UTC, medians; the method, what each change bought,"
         " and Caddy's settings are discussed in"
-        " [docs/performance.md](../docs/performance.md)):",
+        " [docs/performance.md](../../docs/performance.md)):",
         "",
         *CHANGES,
     ]
@@ -585,9 +585,9 @@ def _caddy_table(results: Results) -> list[str]:
         "",
         "## Through Caddy vs direct",
         "",
-        f"`{BASELINE.name}`: bench/caddy_proxy.py's Caddyfile, the project's `/socket` route"
+        f"`{BASELINE.name}`: tools/bench/caddy_proxy.py's Caddyfile, the project's `/socket` route"
         " with a static upstream, TLS from Caddy's local CA. The local stack: `Stack` of"
-        " stack/launcher.py (what `make run` starts) with caddy/Caddyfile itself, signed"
+        " tools/stack/launcher.py (what `make run` starts) with caddy/Caddyfile itself, signed"
         " webhooks and per-call credentials; its Caddy, webhooks and audio replica pinned"
         " to the server core.",
         "",
@@ -725,7 +725,7 @@ def _rest_table(results: Results) -> list[str]:
         "",
         f"## The echo while calls wait on REST requests answered after {results.rest_delay_s:g} s",
         "",
-        "The local stack with bench/rest_handler.py: every call echoes; the first M calls"
+        "The local stack with tools/bench/rest_handler.py: every call echoes; the first M calls"
         " also send DTMF through the Voice REST API (the official SDK in the replica's"
         " worker threads) one request after another, and the simulator's REST API"
         f" answers each after {results.rest_delay_s:g} s (`--api-delay`). The same stack"
