@@ -11,7 +11,8 @@ import asyncio
 import logging
 import sys
 
-from audio_socket.errors import CannotListen, ConfigurationError
+from app_credentials import ConfigurationError
+from audio_socket.errors import CannotListen
 from audio_socket.logs import configure_logging
 from audio_socket.service import run
 from audio_socket.settings import load_settings

@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
+from audio_socket.callbacks import MaybeAwaitable
 from audio_socket.endings import Ending, ending_of
 from audio_socket.errors import CloseCode
 from audio_socket.framing import AudioBytes
@@ -33,7 +34,6 @@ from audio_socket.logs import library_logger
 from audio_socket.wire import FrameReader, binary_header
 
 #: What a message callback returns: nothing, or something to finish before the next.
-MaybeAwaitable = Awaitable[None] | None
 OnMessage = Callable[[bytes], MaybeAwaitable]
 OnText = Callable[[str], MaybeAwaitable]
 

@@ -4,8 +4,9 @@ Every error knows how it is reported: a start-up problem is an exit status, a
 refused upgrade is an HTTP status, a failed call is a WebSocket close code. The
 server turns them into responses and close frames in one place.
 
+    ConfigurationError            start-up: exit status 2, one line per problem;
+                                  shared with the webhooks service (app_credentials)
     AudioSocketError
-    ├── ConfigurationError        start-up: exit status 2, one line per problem
     ├── CannotListen              start-up: exit status 1, the address is taken
     ├── PromptError               a handler's play(): not 16-bit PCM, an unreadable WAV
     ├── HandshakeRejected         before the upgrade: an HTTP status, no socket
@@ -32,7 +33,6 @@ these errors and stay importable without I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from http import HTTPStatus
 from typing import ClassVar
 
@@ -68,18 +68,6 @@ class Outcome(enum.StrEnum):
 
 class AudioSocketError(Exception):
     """Base of every error the audio service raises on purpose."""
-
-
-class ConfigurationError(AudioSocketError):
-    """One or more settings are missing or wrong; start-up stops."""
-
-    def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(f"{name}: {what}" for name, what in self.problems))
-
-    def lines(self) -> list[str]:
-        """The ``configuration error: NAME: what is wrong`` lines for stderr."""
-        return [f"configuration error: {name}: {what}" for name, what in self.problems]
 
 
 class CannotListen(AudioSocketError):

@@ -30,7 +30,8 @@ from websockets.http11 import Request, Response
 from audio_socket.admission import Admissions
 from audio_socket.call import HARD_CAP_FACTOR, SocketCall
 from audio_socket.call_control import CallRest
-from audio_socket.connection import CallConnection, Limits, MaybeAwaitable
+from audio_socket.callbacks import MaybeAwaitable
+from audio_socket.connection import CallConnection, Limits
 from audio_socket.credentials import Credential, parse_authorization, verify_credential
 from audio_socket.endings import Ending
 from audio_socket.errors import (

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app_credentials import Application, load_application
-from audio_socket.errors import ConfigurationError, PromptError
+from app_credentials import ApplicationSettings, ConfigurationError, describe_validation_error
+from audio_socket.errors import PromptError
 from audio_socket.handlers import (
     EXAMPLES,
     RECORDER,
@@ -33,17 +31,11 @@ MIN_SECRET_BYTES = 32
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class AudioSettings(BaseSettings):
-    """Configuration of ``python -m audio_socket``. Field ``x_y`` is variable ``X_Y``."""
+class AudioSettings(ApplicationSettings):
+    """Configuration of ``python -m audio_socket``. Field ``x_y`` is variable ``X_Y``.
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        # VAR= means "not set": compose passes ${VAR:-} for optional variables.
-        env_ignore_empty=True,
-        frozen=True,
-    )
+    The Vonage application's variables (call control) come from ``ApplicationSettings``.
+    """
 
     audio_host: str = "0.0.0.0"
     #: 0 picks a free port (tests); the bound port is logged at start-up.
@@ -74,14 +66,6 @@ class AudioSettings(BaseSettings):
     #: ``uvloop`` (C event loop: about a third less CPU per frame) or ``asyncio``;
     #: ``auto`` takes uvloop when it is installed.
     audio_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
-    #: Call control through the Voice REST API (``app_credentials/``):
-    #: all optional; once one is set, all are checked (``load_settings``).
-    vonage_application_id: str | None = None
-    vonage_private_key: SecretStr | None = None
-    vonage_private_key_path: Path | None = None
-    vonage_api_host: str | None = None
-    #: Seconds one REST request may take (connect and answer) before it has failed.
-    vonage_api_timeout: float = Field(5.0, gt=0, le=60)
 
     @field_validator("socket_token_secret")
     @classmethod
@@ -116,23 +100,6 @@ class AudioSettings(BaseSettings):
         if self.audio_event_loop == "asyncio":
             return None
         return _uvloop_factory()
-
-    def application(self) -> Application | None:
-        """The Vonage application, or None without credentials.
-
-        Raises:
-            ConfigurationError: Naming each bad variable (checked by ``load_settings``).
-        """
-        key = self.vonage_private_key
-        application, problems = load_application(
-            self.vonage_application_id,
-            key.get_secret_value() if key is not None else None,
-            self.vonage_private_key_path,
-            self.vonage_api_host,
-        )
-        if problems:
-            raise ConfigurationError(problems)
-        return application
 
     def handler_factory(self) -> HandlerFactory:
         """The factory ``AUDIO_HANDLER`` and ``ECHO_DELAY_MS`` select."""
@@ -186,15 +153,8 @@ def load_settings(env_file: str | None = ".env") -> AudioSettings:
     try:
         settings = AudioSettings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        raise ConfigurationError(_describe(error) for error in exc.errors()) from None
+        raise ConfigurationError(describe_validation_error(exc)) from None
     settings.application()  # the credentials are checked now, not at the first hang-up
     if problems := settings.handler_problems():
         raise ConfigurationError(problems)
     return settings
-
-
-def _describe(error: ErrorDetails) -> tuple[str, str]:
-    name = str(error["loc"][0]).upper() if error["loc"] else "?"
-    if error["type"] == "missing":
-        return name, "required, not set"
-    return name, error["msg"].removeprefix("Value error, ")

@@ -4,7 +4,7 @@ Modules, one concept each:
 
 - ``settings``: the typed configuration, read once (docs/contract.md, "Variables").
 - ``app``: the route table, the ``create_app`` factory, metrics and the catch-all.
-- ``handlers``: /webhooks/answer, /webhooks/events, /healthz, /metrics.
+- ``routes``: /webhooks/answer, /webhooks/events, /healthz, /metrics.
 - ``payloads``: reading a request's body within its limit, and its parameters.
 - ``signatures``: checking Vonage signed webhooks (docs/vonage-protocol.md §6).
 - ``events``: which events get a reconnect or the apology (§4), with no call state.

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import uvicorn
 from jwt import InsecureKeyLengthWarning
 
+from app_credentials import ConfigurationError
 from webhooks.app import create_app
 from webhooks.dial import DialError, dial
-from webhooks.errors import ConfigurationError
 from webhooks.logs import configure_logging
 from webhooks.settings import Settings, load_settings
 

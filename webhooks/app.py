@@ -19,8 +19,8 @@ from webhooks.errors import (
     handle_request_error,
     internal_error_response,
 )
-from webhooks.handlers import Webhooks
 from webhooks.metrics import Metrics
+from webhooks.routes import Webhooks
 from webhooks.settings import Settings
 
 __all__ = ["ObserveMiddleware", "create_app"]

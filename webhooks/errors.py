@@ -2,8 +2,9 @@
 
 Hierarchy::
 
+    ConfigurationError              start-up: bad or missing variables (exit status 2);
+                                    shared with the audio service (app_credentials)
     WebhooksError
-    ├── ConfigurationError          start-up: bad or missing variables (exit status 2)
     └── RequestError                a request we refuse; carries its HTTP status
         ├── BadRequest              400: malformed JSON, wrong content type, missing uuid
         ├── BodyTooLarge            413: body over the limit
@@ -20,7 +21,7 @@ with 503 rather than 500, which Vonage retries on the answer URL
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import ClassVar
@@ -33,7 +34,6 @@ __all__ = [
     "BadRequest",
     "BodyTimeout",
     "BodyTooLarge",
-    "ConfigurationError",
     "MethodRefused",
     "ReplayCacheFull",
     "RequestError",
@@ -50,18 +50,6 @@ log = logging.getLogger("webhooks")
 
 class WebhooksError(Exception):
     """Root of every exception this package raises on purpose."""
-
-
-class ConfigurationError(WebhooksError):
-    """One or more environment variables are missing or invalid."""
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(f"{name}: {what}" for name, what in self.problems))
-
-    def lines(self) -> list[str]:
-        """The contract's stderr lines: ``configuration error: NAME: what is wrong``."""
-        return [f"configuration error: {name}: {what}" for name, what in self.problems]
 
 
 class RequestError(WebhooksError):

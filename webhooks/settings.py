@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app_credentials import Application, load_application
+from app_credentials import ApplicationSettings, ConfigurationError, describe_validation_error
 from webhooks.answer_metadata import load_metadata_hook
-from webhooks.errors import ConfigurationError
 
 __all__ = ["ContentType", "Settings", "load_settings"]
 
@@ -37,17 +35,12 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 ContentType = Literal["audio/l16;rate=8000", "audio/l16;rate=16000", "audio/l16;rate=24000"]
 
 
-class Settings(BaseSettings):
-    """Configuration of the webhooks service (docs/contract.md, "Variables")."""
+class Settings(ApplicationSettings):
+    """Configuration of the webhooks service (docs/configuration.md).
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        env_ignore_empty=True,
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
+    The Vonage application's variables (``python -m webhooks dial``) come from
+    ``ApplicationSettings``.
+    """
 
     public_host: str
     # Declared before the secret so the secret's validator can see it.
@@ -73,12 +66,6 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     #: ``module:function`` giving a little custom data per call (webhooks/answer_metadata.py).
     answer_metadata: str | None = None
-    #: The Vonage application, for ``python -m webhooks dial`` (`app_credentials/`).
-    vonage_application_id: str | None = None
-    vonage_private_key: SecretStr | None = None
-    vonage_private_key_path: Path | None = None
-    vonage_api_host: str | None = None
-    vonage_api_timeout: float = Field(5.0, gt=0, le=60)
 
     @field_validator("answer_metadata")
     @classmethod
@@ -86,19 +73,6 @@ class Settings(BaseSettings):
         if value is not None:
             load_metadata_hook(value)  # at start-up, not at the first call
         return value
-
-    def application(self) -> Application | None:
-        """The Vonage application, or None without credentials; ConfigurationError if bad."""
-        key = self.vonage_private_key
-        application, problems = load_application(
-            self.vonage_application_id,
-            key.get_secret_value() if key is not None else None,
-            self.vonage_private_key_path,
-            self.vonage_api_host,
-        )
-        if problems:
-            raise ConfigurationError(problems)
-        return application
 
     @field_validator("public_host")
     @classmethod
@@ -190,18 +164,6 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
     try:
         settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        raise ConfigurationError(_describe(exc)) from None
+        raise ConfigurationError(describe_validation_error(exc)) from None
     settings.application()  # the credentials are checked at start-up
     return settings
-
-
-def _describe(exc: ValidationError) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    for error in exc.errors(include_input=False, include_url=False):
-        name = str(error["loc"][0]).upper() if error["loc"] else "CONFIGURATION"
-        if error["type"] == "missing":
-            what = "required but not set"
-        else:
-            what = error["msg"].removeprefix("Value error, ")
-        problems.append((name, what))
-    return problems

@@ -65,13 +65,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from audio_socket.callbacks import MaybeAwaitable
 from audio_socket.errors import CloseCode, Outcome
 from audio_socket.framing import AudioBytes
 from audio_socket.prompts import PromptSource
 from audio_socket.protocol import CallEvent, CallStart
-
-#: What a handler method returns: nothing, or something for the server to await.
-MaybeAwaitable = Awaitable[None] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from audio_socket.callbacks import MaybeAwaitable
 from audio_socket.errors import CloseCode
 from audio_socket.framing import AudioBytes, Reframer
-from audio_socket.handlers.base import CallControl, CallEnd, CallHandler, MaybeAwaitable
+from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
 from audio_socket.prompts import PromptSource
 from audio_socket.protocol import CallEvent, CallStart
 

@@ -10,31 +10,25 @@ import jwt.algorithms
 import pytest
 import vonage_http_client  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app_credentials import (
     DEFAULT_API_HOST,
     Application,
+    ConfigurationError,
     is_vonage_api_host,
     sdk_auth,
     signing_key,
 )
-from audio_socket.errors import ConfigurationError
 from audio_socket.settings import load_settings
+from tests.app_credentials.keys import APP_ID, private_key_pem
 
-APP_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 SECRET = "s" * 32
-
-
-def _pem(fmt: serialization.PrivateFormat) -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
 
 
 @pytest.fixture(scope="module")
 def pkcs8() -> str:
     """A PKCS#8 private key, as `make run` and the Vonage dashboard give it."""
-    return _pem(serialization.PrivateFormat.PKCS8)
+    return private_key_pem(serialization.PrivateFormat.PKCS8)
 
 
 def _problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
@@ -98,7 +92,7 @@ def test_each_problem_names_its_variable(
 
 def test_pkcs1_is_refused_with_the_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK signs only with PKCS#8; the error says how to convert."""
-    pkcs1 = _pem(serialization.PrivateFormat.TraditionalOpenSSL)
+    pkcs1 = private_key_pem(serialization.PrivateFormat.TraditionalOpenSSL)
     lines = _problems(monkeypatch, VONAGE_APPLICATION_ID=APP_ID, VONAGE_PRIVATE_KEY=pkcs1)
     assert len(lines) == 1
     assert "PKCS#1" in lines[0]
@@ -205,3 +199,9 @@ def test_an_sdk_without_the_expected_jwt_client_still_signs(
         == APP_ID
     )
     assert "parses the private key again" in caplog.text
+
+
+def test_configuration_error_lines() -> None:
+    """Each problem becomes one 'configuration error: NAME: what' line."""
+    error = ConfigurationError([("A", "bad"), ("B", "worse")])
+    assert error.lines() == ["configuration error: A: bad", "configuration error: B: worse"]

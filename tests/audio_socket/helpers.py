@@ -273,3 +273,19 @@ def open_connection(
     assert conn.protocol.state is OPEN
     transport.written.clear()
     return conn, transport
+
+
+def metric(server: AudioServer, name: str) -> float:
+    """An unlabelled sample from the server's metrics."""
+    return server.metrics.registry.get_sample_value(name) or 0.0
+
+
+async def echo_round(ws: ClientConnection, frames: list[bytes]) -> list[bytes]:
+    """Send ``frames`` one by one; return what came back for each."""
+    received = []
+    for frame in frames:
+        await ws.send(frame)
+        message = await ws.recv()
+        assert isinstance(message, bytes)
+        received.append(message)
+    return received

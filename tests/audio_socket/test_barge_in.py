@@ -9,7 +9,7 @@ import numpy as np
 
 from audio_socket.handlers.barge_in import SPEECH_DBFS, BargeInHandler, frame_power
 from audio_socket.prompts import PromptSource
-from tests.audio_socket.test_handlers import END, START, RecordingCall
+from tests.audio_socket.recording import END, START, RecordingCall
 
 
 def level(dbfs: float) -> bytes:

@@ -9,7 +9,6 @@ from audio_socket import errors
 from audio_socket.errors import (
     CallError,
     CloseCode,
-    ConfigurationError,
     CredentialMismatch,
     HandlerFailed,
     HandshakeRejected,
@@ -57,9 +56,3 @@ def test_only_a_stalled_peer_is_aborted() -> None:
     """A peer that does not read gets no closing handshake; everyone else does."""
     aborted = [e.__name__ for e in leaf_errors(CallError) if issubclass(e, CallError) and e.abort]
     assert aborted == ["PeerNotReading"]
-
-
-def test_configuration_error_lines() -> None:
-    """Each problem becomes one 'configuration error: NAME: what' line."""
-    error = ConfigurationError([("A", "bad"), ("B", "worse")])
-    assert error.lines() == ["configuration error: A: bad", "configuration error: B: worse"]

@@ -19,7 +19,7 @@ def test_missing_secret_exits_2_naming_it(tmp_path: Path) -> None:
     """No SOCKET_TOKEN_SECRET: exit status 2 and one line naming it."""
     status, stderr = run_to_exit(tmp_path, SOCKET_TOKEN_SECRET="")
     assert status == 2
-    assert stderr.splitlines() == ["configuration error: SOCKET_TOKEN_SECRET: required, not set"]
+    assert stderr.splitlines() == ["configuration error: SOCKET_TOKEN_SECRET: required but not set"]
 
 
 def test_each_bad_variable_is_one_line_and_no_secret_is_printed(tmp_path: Path) -> None:

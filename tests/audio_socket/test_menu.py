@@ -13,7 +13,7 @@ from audio_socket.errors import CallControlError, CallControlUnavailable
 from audio_socket.handlers.menu import TRANSFER_TEXT, MenuHandler
 from audio_socket.handlers.sounds import beeps, error_tone, menu_prompt
 from audio_socket.protocol import Dtmf
-from tests.audio_socket.test_handlers import END, START, RecordingCall
+from tests.audio_socket.recording import END, START, RecordingCall
 
 
 async def settle(handler: MenuHandler) -> None:

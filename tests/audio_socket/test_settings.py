@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from audio_socket.errors import ConfigurationError
+from app_credentials import ConfigurationError
 from audio_socket.handlers import (
     BargeInHandler,
     DelayedEchoHandler,
@@ -77,13 +77,15 @@ def test_empty_variables_mean_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_empty_secret_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty SOCKET_TOKEN_SECRET is as good as none."""
     assert problems(monkeypatch, SOCKET_TOKEN_SECRET="") == [
-        "configuration error: SOCKET_TOKEN_SECRET: required, not set"
+        "configuration error: SOCKET_TOKEN_SECRET: required but not set"
     ]
 
 
 def test_missing_secret_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SOCKET_TOKEN_SECRET: one line naming it."""
-    assert problems(monkeypatch) == ["configuration error: SOCKET_TOKEN_SECRET: required, not set"]
+    assert problems(monkeypatch) == [
+        "configuration error: SOCKET_TOKEN_SECRET: required but not set"
+    ]
 
 
 def test_short_secret_is_refused_without_printing_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 import warnings
@@ -119,3 +120,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """A client of a started app (lifespan run)."""
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Captured records of the webhooks logger from INFO up, starting empty."""
+    caplog.set_level(logging.INFO, logger="webhooks")
+    caplog.clear()
+    return caplog

@@ -9,10 +9,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
+from tests.app_credentials.keys import APP_ID, private_key_pem
 from tests.webhooks.conftest import SOCKET_SECRET, make_settings
-from tests.webhooks.test_app import ANSWER_PARAMS, post_json
+from tests.webhooks.helpers import ANSWER_PARAMS, post_json
 from webhooks.app import create_app
 from webhooks.dial import DialError, dial
 
@@ -80,13 +82,9 @@ def test_dial_without_credentials_names_the_variable() -> None:
 @pytest.mark.parametrize(("to", "caller"), [("not-a-number", None), ("447700900001", "me")])
 def test_dial_refuses_bad_numbers(to: str, caller: str | None) -> None:
     """TO and --from are checked before anything is sent."""
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-
-    from tests.app_credentials.test_app_credentials import APP_ID, _pem  # noqa: PLC0415
-
     settings = make_settings(
         vonage_application_id=APP_ID,
-        vonage_private_key=_pem(serialization.PrivateFormat.PKCS8),
+        vonage_private_key=private_key_pem(serialization.PrivateFormat.PKCS8),
         vonage_api_host="127.0.0.1:9",
     )
     with pytest.raises(DialError, match=r"E\.164"):

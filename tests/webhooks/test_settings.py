@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app_credentials import ConfigurationError
 from tests.webhooks.conftest import PUBLIC_HOST, SIGNATURE_SECRET, SOCKET_SECRET
-from webhooks.errors import ConfigurationError
 from webhooks.settings import Settings, load_settings
 
 

@@ -1,4 +1,4 @@
-"""The request handlers: short, each reading, checking, then answering with an NCCO.
+"""The routes: short, each reading, checking, then answering with an NCCO.
 
 Every URL they put in an NCCO comes from ``PUBLIC_HOST``; nothing here reads the
 request's ``Host`` or ``X-Forwarded-*`` headers (docs/architecture.md, "public host").
