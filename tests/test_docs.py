@@ -71,6 +71,30 @@ def _protocol_sections() -> set[int]:
     return {int(n) for n in re.findall(r"^## (\d+)\. ", text, flags=re.MULTILINE)}
 
 
+#: The README is a front door: what the project is, the first commands, links.
+README_MAX_LINES = 250
+#: A setting line of .env.example, active or commented out: NAME=value or #NAME=value.
+ENV_SETTING = re.compile(r"^#?([A-Z][A-Z0-9_]*)=", flags=re.MULTILINE)
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """README.md is at most 250 lines; each audience's detail is on a page of its own."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES
+
+
+def test_configuration_lists_every_variable_of_env_example() -> None:
+    """docs/configuration.md is the one table: every variable .env.example sets is in it."""
+    rows = [
+        line.split("|")[1]
+        for line in (ROOT / "docs" / "configuration.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    documented = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)}
+    example = set(ENV_SETTING.findall((ROOT / ".env.example").read_text()))
+    assert sorted(example - documented) == []
+
+
 def test_docs_names_are_lowercase() -> None:
     """docs/ has one naming style: lowercase file names."""
     names = [p.name for p in (ROOT / "docs").iterdir() if p.is_file()]

@@ -10,7 +10,7 @@ from stack.caddy import CaddyPlaceholders
 from stack.paths import REPO_ROOT
 from webhooks.settings import Settings
 
-CONTRACT = REPO_ROOT / "docs" / "contract.md"
+CONFIGURATION = REPO_ROOT / "docs" / "configuration.md"
 EXAMPLE = REPO_ROOT / ".env.example"
 # A setting line, active or commented out: NAME=value or #NAME=value.
 SETTING = re.compile(r"^#?([A-Z][A-Z0-9_]*)=(.*)$")
@@ -31,14 +31,14 @@ def _example() -> dict[str, tuple[str, str]]:
     return found
 
 
-def _contract_variables() -> set[str]:
-    rows = [line for line in CONTRACT.read_text().splitlines() if line.startswith("| `")]
+def _documented_variables() -> set[str]:
+    rows = [line for line in CONFIGURATION.read_text().splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
 
 
-def test_every_contract_variable_is_listed() -> None:
-    """docs/contract.md's table, all of it."""
-    assert _contract_variables() - set(_example()) == set()
+def test_every_documented_variable_is_listed() -> None:
+    """docs/configuration.md's table, all of it."""
+    assert _documented_variables() - set(_example()) == set()
 
 
 def test_every_service_setting_is_listed() -> None:
