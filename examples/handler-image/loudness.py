@@ -1,6 +1,6 @@
 """Echo the caller, and log how loud the call was when it ends.
 
-A handler of your own, as it goes into the audio image (README "Your own handler in
+A handler of your own, as it goes into the audio image (docs/deploy.md, "Your own handler in
 the image"): ``AUDIO_HANDLER=loudness:LoudnessHandler``.
 """
 

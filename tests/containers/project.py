@@ -44,7 +44,7 @@ def tier_variables(**overrides: str) -> dict[str, str]:
     https_port = str(free_port())
     variables = {
         # A public port other than 443: the site address, Caddy's port and the
-        # published port carry it (README "Deploy with docker compose").
+        # published port carry it (docs/deploy.md, "Try it on one machine").
         "PUBLIC_HOST": f"localhost:{https_port}",
         "CADDY_HTTPS_PORT": https_port,
         "PUBLISH_ADDRESS": LOOPBACK,

@@ -1,7 +1,7 @@
 """Scaling, draining, a killed replica and a Caddy reload, with live calls, in containers.
 
 One project for the module, scaled as each test needs (``up --scale`` with
-``--no-recreate``: the command the README gives).
+``--no-recreate``: the command docs/deploy.md gives).
 """
 
 from __future__ import annotations

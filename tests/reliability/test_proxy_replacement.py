@@ -96,7 +96,7 @@ async def test_calls_through_a_stopped_caddy_reconnect_through_the_other(
         assert reconnect.gap_ms is not None
         gaps.append(float(reconnect.gap_ms))
     assert max(gaps) < GAP_BUDGET_MS, gaps
-    print(  # the figures the README's "Beyond one host" quotes (pytest -s)
+    print(  # the figures deploy/kubernetes/README.md quotes (pytest -s)
         f"caddy replaced: {len(moved)} of {LIVE_CALLS} calls reconnected through the other,"
         f" gaps ms {sorted(round(g) for g in gaps)}; SIGTERM to exit {stop_seconds:.2f} s"
     )
