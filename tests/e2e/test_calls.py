@@ -68,7 +68,7 @@ async def test_live_call_survives_a_caddy_reload(stack3: Stack) -> None:
     wait_idle(stack3)
     async with open_call(stack3, await answered_call_endpoint(stack3)) as call:
         await _echo_round_trip(call)
-        stack3.reload_caddy()
+        stack3.testing.reload_caddy()
         await _echo_round_trip(call)
         async with open_call(stack3, await answered_call_endpoint(stack3)) as after:
             await _echo_round_trip(after)

@@ -54,21 +54,21 @@ async def test_dead_replica_still_in_dns_costs_a_new_call_a_fraction_of_a_second
 ) -> None:
     """Killed but still listed: calls go to the live replica, each within the budget."""
     dead, live = stack2.replicas
-    stack2.kill_replica(dead, keep_in_dns=True)
+    stack2.testing.kill_replica(dead, keep_in_dns=True)
     assert dead.address in stack2.listed_addresses()
     try:
         durations = [await _connect_and_echo(stack2) for _ in range(4)]
         assert max(durations) < DEAD_REPLICA_BUDGET, durations
         assert not dead.process.alive
     finally:
-        stack2.start_replica(dead)
+        stack2.testing.start_replica(dead)
     assert sorted(stack2.listed_addresses()) == sorted([dead.address, live.address])
 
 
 async def test_added_replica_is_found_through_dns(stack2: Stack) -> None:
     """A replica started later is listed once healthy, and Caddy sends calls to it."""
     wait_idle(stack2)
-    added = stack2.add_replica()
+    added = stack2.testing.add_replica()
     assert added.address in stack2.listed_addresses()
     endpoints = [await answered_call_endpoint(stack2) for _ in range(3)]
     async with open_call(stack2, endpoints[0]) as one, open_call(stack2, endpoints[1]) as two:
@@ -88,7 +88,7 @@ async def test_stopped_replica_drains_its_call_and_takes_no_new_one(stack2: Stac
         await call.send(b"\1" * FRAME_BYTES)
         await call.recv()
         (draining,) = [r for r in stack2.replicas if r.process.alive and calls_active(r) == 1]
-        stack2.stop_replica(draining, wait=False)
+        stack2.testing.stop_replica(draining, wait=False)
         assert draining.address not in stack2.listed_addresses()
         await _connect_and_echo(stack2)  # lands on another replica
         frame = os.urandom(FRAME_BYTES)
@@ -97,4 +97,4 @@ async def test_stopped_replica_drains_its_call_and_takes_no_new_one(stack2: Stac
             assert await call.recv() == frame  # still served while draining
     assert draining.process.wait(TIMEOUT)
     assert draining.process.returncode == 0
-    stack2.start_replica(draining)
+    stack2.testing.start_replica(draining)

@@ -13,10 +13,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from simulator.frontends.phone.server import Phone, PhoneServer
 from simulator.net import client_ssl_context
-from simulator.phone import Phone, PhoneServer
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from stack import Stack
 from tests.e2e.helpers import TIMEOUT, calls_active, wait_idle
 
@@ -64,7 +64,7 @@ async def test_the_page_sees_a_reconnect_and_its_gap(stack3: Stack) -> None:
                 *(asyncio.to_thread(calls_active, r) for r in stack3.replicas)
             )
             (killed,) = [r for r, n in zip(stack3.replicas, active, strict=True) if n == 1]
-            await asyncio.to_thread(stack3.kill_replica, killed)
+            await asyncio.to_thread(stack3.testing.kill_replica, killed)
             heard_after: list[bytes] = []
             deadline = time.monotonic() + TIMEOUT
             while not any(m.get("gaps_s") for m in messages if m["type"] == "stats"):
@@ -85,7 +85,7 @@ async def test_the_page_sees_a_reconnect_and_its_gap(stack3: Stack) -> None:
         await server.close()
         await webhooks.aclose()
         if killed is not None:
-            await asyncio.to_thread(stack3.start_replica, killed)
+            await asyncio.to_thread(stack3.testing.start_replica, killed)
     lines = [m["line"] for m in messages if m["type"] == "progress"]
     assert any(line.startswith("disconnected:") for line in lines), lines
     assert any("(leg 2," in line for line in lines), lines

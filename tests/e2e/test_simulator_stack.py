@@ -14,13 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
-from simulator.cli import build_parser, call_main, load_main
+from simulator.cli import build_parser
+from simulator.frontends.call import call_main
+from simulator.frontends.load import load_main
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import build_report
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.reports.call_report import build_report
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from stack import Stack
 from tests.e2e.helpers import TIMEOUT, calls_active, wait_idle
 
@@ -85,14 +89,14 @@ async def test_reconnect_after_the_serving_replica_is_killed(stack3: Stack) -> N
             *(asyncio.to_thread(calls_active, r) for r in stack3.replicas)
         )
         (killed,) = [r for r, n in zip(stack3.replicas, active, strict=True) if n == 1]
-        await asyncio.to_thread(stack3.kill_replica, killed)
+        await asyncio.to_thread(stack3.testing.kill_replica, killed)
         record = await asyncio.wait_for(running, timeout=TIMEOUT * 2)
     finally:
         running.cancel()
         await pacer.close()
         await webhooks.aclose()
         if killed is not None:
-            await asyncio.to_thread(stack3.start_replica, killed)
+            await asyncio.to_thread(stack3.testing.start_replica, killed)
     report = build_report(record)
     assert report.passed, report.error
     [reconnect] = report.reconnects

@@ -51,9 +51,9 @@ async def test_no_replica_left_retries_then_apologises(stack2: Stack, in_dns: bo
     """Every replica down: attempts 1..3 fail, the caller hears the apology, fast."""
     for replica in stack2.replicas:
         if in_dns:
-            await asyncio.to_thread(stack2.kill_replica, replica, keep_in_dns=True)
+            await asyncio.to_thread(stack2.testing.kill_replica, replica, keep_in_dns=True)
         else:
-            await asyncio.to_thread(stack2.stop_replica, replica)
+            await asyncio.to_thread(stack2.testing.stop_replica, replica)
     async with stack_client(stack2) as client:
         started_at = time.monotonic()
         async with call_group(stack2, seconds=2.0) as group:

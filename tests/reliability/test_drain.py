@@ -66,7 +66,7 @@ async def test_drained_replica_keeps_its_calls_until_they_end(patient_stack: Sta
         drained, other = sorted(stack.replicas, key=lambda r: before[stack.replicas.index(r)])[::-1]
         on_drained = before[stack.replicas.index(drained)]
         terminated = time.monotonic()
-        await asyncio.to_thread(stack.stop_replica, drained, wait=False)
+        await asyncio.to_thread(stack.testing.stop_replica, drained, wait=False)
         await _refused(drained.url)  # stops listening at once, fails its health check
 
         new = group.place(NEW_CALLS)
@@ -101,7 +101,7 @@ async def test_drain_timeout_closes_1001_and_calls_reconnect(hasty_stack: Stack)
         assert sum(before) == LIVE_CALLS
         drained = stack.replicas[before.index(max(before))]
         terminated = time.monotonic()
-        await asyncio.to_thread(stack.stop_replica, drained, wait=False)
+        await asyncio.to_thread(stack.testing.stop_replica, drained, wait=False)
         assert await asyncio.to_thread(drained.process.wait, SHORT_DRAIN + TIMEOUT)
         exited = time.monotonic() - terminated
         reports = await group.reports()

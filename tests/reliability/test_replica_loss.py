@@ -40,7 +40,7 @@ async def test_killed_replica_calls_reconnect_to_the_survivor(stack2: Stack) -> 
         before = await active_per_replica(stack2.replicas)
         assert sum(before) == LIVE_CALLS
         victim = stack2.replicas[before.index(max(before))]
-        await asyncio.to_thread(stack2.kill_replica, victim, keep_in_dns=True)
+        await asyncio.to_thread(stack2.testing.kill_replica, victim, keep_in_dns=True)
         assert victim.address in stack2.listed_addresses()
 
         new = group.place(NEW_CALLS)
@@ -77,7 +77,7 @@ async def test_caddy_reload_drops_no_call(stack2: Stack) -> None:
         await group.wait_echoing(live)
         for at in range(1, RELOADS + 1):
             await group.wait_sent(live, 1.5 * at)
-            await asyncio.to_thread(stack2.reload_caddy)
+            await asyncio.to_thread(stack2.testing.reload_caddy)
         reports = await group.reports()
     for report in reports:
         assert_clean(report)

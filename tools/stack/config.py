@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,13 +11,22 @@ from typing import Final
 
 from stack.processes import ManagedProcess
 
-__all__ = ["DEFAULT_HTTPS_PORT", "MAX_REPLICAS", "REPLICA_NAME", "Replica", "StackConfig"]
+__all__ = [
+    "DEFAULT_HTTPS_PORT",
+    "MAX_REPLICAS",
+    "REPLICA_NAME",
+    "Replica",
+    "StackConfig",
+    "replica_address",
+]
 
 DEFAULT_HTTPS_PORT: Final = 8443
 REPLICA_NAME: Final = "audio.stack.internal"
 MAX_REPLICAS: Final = 200
 #: docs/contract.md's DRAIN_TIMEOUT default.
 DEFAULT_DRAIN_TIMEOUT: Final = 30.0
+#: audio-1's address; audio-N listens on the N-th from here, all on one port.
+FIRST_REPLICA_ADDRESS: Final = ipaddress.IPv4Address("127.0.0.2")
 
 
 @dataclass(frozen=True)
@@ -79,3 +89,8 @@ class Replica:
     def listed(self) -> bool:
         """Whether DNS answers with this replica's address now."""
         return self.pinned_in_dns or (self.in_dns and self.process.alive)
+
+
+def replica_address(index: int) -> str:
+    """The loopback address of ``audio-{index}`` (127.0.0.2 for the first)."""
+    return str(FIRST_REPLICA_ADDRESS + (index - 1))

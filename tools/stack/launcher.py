@@ -2,27 +2,20 @@
 
 ``make run`` and the end-to-end tests both use ``Stack``, so what users run is what
 is tested. The layout mirrors compose.yaml: the same Caddyfile, the same service
-code, and audio replicas found through DNS. Each replica has its own loopback
-address (127.0.0.2, 127.0.0.3, ...) on one shared port, and a small DNS responder
-answers the replica name with the addresses of those that are up, as Docker's
-DNS does for ``--scale audio=N``.
+code, and audio replicas found through DNS (``stack.replicas``). This module is
+the order things start and stop in; each process's environment comes from
+``stack.environment``, and what tests do to a running stack is ``stack.testing``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
-import re
-import signal
 import ssl
 import sys
 import threading
-import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final
 
 import httpx
 
@@ -35,52 +28,27 @@ from stack.caddy import (
     caddy_argv,
     caddy_environment,
 )
-from stack.config import MAX_REPLICAS, Replica, StackConfig
+from stack.config import Replica, StackConfig
 from stack.dns import DnsResponder
-from stack.errors import (
-    PortClaim,
-    SocketPathTooLong,
-    StackError,
-    StartupFailed,
-    StateDirUnusable,
+from stack.environment import (
+    WEBHOOKS_SECRETS,
+    RunEnvironment,
+    VoiceApiTarget,
+    service_env,
+    voice_api_env,
+    webhooks_env,
 )
-from stack.paths import REPO_ROOT, StatePaths, find_tool
-from stack.ports import check_free, pick_free_port
-from stack.processes import ManagedProcess, wait_until
-from stack.run_secrets import (
-    SECRET_NAMES,
-    SIGNATURE_SECRET,
-    SOCKET_SECRET,
-    StackSecrets,
-    resolve_secrets,
-    write_secrets_env,
-)
+from stack.errors import SocketPathTooLong, StackError, StateDirUnusable
+from stack.paths import StatePaths, find_tool
+from stack.ports import pick_free_port, reserve_ports
+from stack.processes import ManagedProcess, service_process, wait_healthy, wait_until
+from stack.replicas import ReplicaSet
+from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
 from stack.state_lock import StateLock
+from stack.testing import StackTestHooks
 from stack.voice_api import VoiceApiFiles, new_link_token, prepare_voice_api, write_api_env
 
 __all__ = ["Replica", "Stack", "StackConfig"]
-
-FIRST_REPLICA_ADDRESS: Final = ipaddress.IPv4Address("127.0.0.2")
-#: What a stop allows on top of DRAIN_TIMEOUT before it kills a replica: a hang-up
-#: begun just before the drain ends takes up to ~17 s (audio_socket/call_control.py).
-STOP_MARGIN: Final = 20.0
-#: Seconds between two looks at whether Caddy would route to a replica.
-ROUTABLE_POLL: Final = 0.2
-#: The audio service's gauge of calls in progress (audio_socket/metrics.py).
-_CALLS_ACTIVE: Final = re.compile(r"^audio_calls_active (\S+)$", re.MULTILINE)
-#: Variables the launcher sets for every run; the caller's values are replaced. The
-#: Vonage application of a local run is the simulator's (tools/stack/voice_api.py).
-_LISTEN_VARIABLES: Final = (
-    "WEBHOOKS_HOST",
-    "WEBHOOKS_PORT",
-    "AUDIO_HOST",
-    "AUDIO_PORT",
-    "VONAGE_APPLICATION_ID",
-    "VONAGE_PRIVATE_KEY",
-    "VONAGE_PRIVATE_KEY_PATH",
-    "VONAGE_API_HOST",
-    "REQUESTS_CA_BUNDLE",
-)
 
 
 class Stack:
@@ -91,13 +59,11 @@ class Stack:
         self.paths = StatePaths(config.state_dir)
         self._state_lock = StateLock(config.state_dir)
         self.secrets: StackSecrets = resolve_secrets(config.environ)
-        self.replicas: list[Replica] = []
-        self._lock = threading.Lock()
+        self.replica_set = ReplicaSet(config, self.paths)
         self._hurry = threading.Event()
-        self._python = sys.executable
         self._caddy_binary = find_tool("caddy")
         self._placeholders: CaddyPlaceholders | None = None
-        self._dns: DnsResponder | None = None
+        self.dns: DnsResponder | None = None
         self.webhooks: ManagedProcess | None = None
         #: The simulator's Voice REST API (tools/stack/voice_api.py) and its files.
         self.voice_api: ManagedProcess | None = None
@@ -106,8 +72,15 @@ class Stack:
         #: What the simulator's processes open their link to the API with.
         self.voice_api_token = ""
         self.caddy: ManagedProcess | None = None
+        #: What tests do to break or poke the running stack; ``make run`` never does.
+        self.testing = StackTestHooks(self)
 
     # What tests and the CLI read
+
+    @property
+    def replicas(self) -> list[Replica]:
+        """The audio replicas, in the order they were first started."""
+        return self.replica_set.replicas
 
     @property
     def placeholders(self) -> CaddyPlaceholders:
@@ -160,27 +133,26 @@ class Stack:
         )
 
     def live_calls(self) -> dict[str, int]:
-        """Calls in progress on each running replica, read from its ``/metrics``.
-
-        A replica that does not answer within a second is left out: this is for
-        messages, never for a decision.
-        """
-        counts: dict[str, int] = {}
-        for replica in self.replicas:
-            if not replica.process.alive:
-                continue
-            try:
-                metrics = httpx.get(f"{replica.url}/metrics", timeout=1.0, trust_env=False)
-            except httpx.HTTPError:
-                continue
-            if found := _CALLS_ACTIVE.search(metrics.text):
-                counts[replica.name] = int(float(found[1]))
-        return counts
+        """Calls in progress on each running replica (``ReplicaSet.live_calls``)."""
+        return self.replica_set.live_calls()
 
     def listed_addresses(self) -> list[str]:
         """The replica addresses DNS answers with now."""
-        with self._lock:
-            return [replica.address for replica in self.replicas if replica.listed]
+        return self.replica_set.listed_addresses()
+
+    def run_environment(self) -> RunEnvironment:
+        """What every service of this run shares (``stack.environment``)."""
+        files = self.voice_api_files
+        api = None
+        if files is not None:
+            api = VoiceApiTarget(
+                self.voice_api_host, files.application_id, files.private_key, files.ca
+            )
+        return RunEnvironment(self.config.environ, self.secrets, self.public_host, api)
+
+    def service_environment(self) -> dict[str, str]:
+        """What the webhooks service of this run sees: e.g. for ``python -m webhooks dial``."""
+        return service_env(self.run_environment(), WEBHOOKS_SECRETS)
 
     # Starting
 
@@ -212,7 +184,7 @@ class Stack:
         except OSError as exc:
             raise StateDirUnusable(self.paths.root, exc) from None
         try:
-            self._placeholders = self._reserve_ports()
+            self._placeholders = reserve_ports(self.config, admin_socket)
             self._prepare_state_dir()
             self._start_dns()
             self._start_voice_api()
@@ -233,43 +205,11 @@ class Stack:
         except OSError as exc:
             raise StateDirUnusable(self.paths.root, exc) from None
 
-    def _reserve_ports(self) -> CaddyPlaceholders:
-        config = self.config
-        addresses = [self._replica_address(i) for i in range(1, config.audio_replicas + 1)]
-        claims: list[PortClaim] = []
-        ports: dict[str, int] = {}
-        chosen: list[int] = []
-        wanted = (
-            ("https", config.https_port, [LOOPBACK], "Caddy HTTPS", "--https-port"),
-            ("webhooks", config.webhooks_port, [LOOPBACK], "webhooks", "--webhooks-port"),
-            ("audio", config.audio_port, addresses, "audio replicas", "--audio-port"),
-        )
-        for key, port, hosts, purpose, option in wanted:
-            if port:
-                claims.extend(PortClaim(host, port, purpose, option) for host in hosts)
-                ports[key] = port
-            else:
-                ports[key] = pick_free_port(hosts, avoid=chosen)
-            chosen.append(ports[key])
-        check_free(claims)
-        # Caddy opens no HTTP listener for a localhost site with redirects off; the
-        # port only has to be a valid one that is not 80 (no privileges needed).
-        http_port = pick_free_port([LOOPBACK], avoid=chosen)
-        return CaddyPlaceholders(
-            https_port=ports["https"],
-            http_port=http_port,
-            admin_socket=self.paths.caddy_admin,
-            webhooks_port=ports["webhooks"],
-            replica_name=config.replica_name,
-            audio_port=ports["audio"],
-            resolver="",  # the DNS responder's, once it is bound
-        )
-
     def _start_dns(self) -> None:
-        self._dns = DnsResponder(self.config.replica_name, self.listed_addresses, LOOPBACK)
-        self._dns.start()
+        self.dns = DnsResponder(self.config.replica_name, self.listed_addresses, LOOPBACK)
+        self.dns.start()
         self._placeholders = dataclasses.replace(
-            self.placeholders, resolver=self._dns.resolver_address
+            self.placeholders, resolver=self.dns.resolver_address
         )
 
     def _start_voice_api(self) -> None:
@@ -279,21 +219,17 @@ class Stack:
         self.voice_api_host = f"{LOOPBACK}:{port}"
         token = self.voice_api_token = new_link_token()
         write_api_env(files, self.voice_api_host, token)
-        env = {k: v for k, v in self.config.environ.items() if k not in _LISTEN_VARIABLES}
-        env["SIMULATOR_API_TOKEN"] = token
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         argv = [
-            self._python, "-m", "simulator", "api",
+            sys.executable, "-m", "simulator", "api",
             "--host", LOOPBACK, "--port", str(port),
             "--application-id", files.application_id,
             "--public-key", str(files.public_key),
             "--certfile", str(files.certfile),
             "--keyfile", str(files.keyfile),
         ]  # fmt: skip
-        self.voice_api = ManagedProcess(
-            "voice-api", argv, env, cwd=self.paths.root, log_path=self.paths.logs / "voice-api.log"
-        )
+        env = voice_api_env(self.config.environ, token)
+        log_path = self.paths.logs / "voice-api.log"
+        self.voice_api = ManagedProcess("voice-api", argv, env, self.paths.root, log_path)
         self.voice_api.start()
         wait_until(
             self._voice_api_listening,
@@ -320,29 +256,25 @@ class Stack:
             return False
 
     def _start_services(self) -> None:
-        self.webhooks = self._service_process("webhooks", self._webhooks_env())
+        run = self.run_environment()
+        env = webhooks_env(run, self.placeholders.webhooks_port)
+        self.webhooks = service_process("webhooks", "webhooks", env, self.paths)
         self.webhooks.start()
-        for _ in range(self.config.audio_replicas):
-            self._launch_replica()
-        self._wait_healthy(self.webhooks, f"{self.webhooks_url}/healthz")
+        self.replica_set.start(run, self.placeholders.audio_port)
+        timeout = self.config.startup_timeout
+        wait_healthy(self.webhooks, f"{self.webhooks_url}/healthz", timeout)
         for replica in list(self.replicas):
-            self._wait_replica(replica)
+            self.replica_set.wait_listed(replica)
 
     def _start_caddy(self) -> None:
         env = caddy_environment(self.placeholders, self.paths, self.config.environ)
-        self.caddy = ManagedProcess(
-            "caddy",
-            caddy_argv(self._caddy_binary),
-            env,
-            cwd=self.paths.root,
-            log_path=self.paths.logs / "caddy.log",
-        )
-        self.caddy.start()
-        caddy = self.caddy
-        wait_until(self.admin.is_up, "Caddy's admin API", self.config.startup_timeout, [caddy])
-        wait_until(
-            self._answers_through_tls, "Caddy over TLS", self.config.startup_timeout, [caddy]
-        )
+        log_path = self.paths.logs / "caddy.log"
+        argv = caddy_argv(self._caddy_binary)
+        caddy = self.caddy = ManagedProcess("caddy", argv, env, self.paths.root, log_path)
+        caddy.start()
+        timeout = self.config.startup_timeout
+        wait_until(self.admin.is_up, "Caddy's admin API", timeout, [caddy])
+        wait_until(self._answers_through_tls, "Caddy over TLS", timeout, [caddy])
 
     def _answers_through_tls(self) -> bool:
         # The local CA's root appears once Caddy has issued the localhost certificate;
@@ -354,176 +286,6 @@ class Stack:
                 return client.get(f"{self.base_url}/").status_code == httpx.codes.NOT_FOUND
         except (httpx.HTTPError, ssl.SSLError):
             return False
-
-    # Services
-
-    def _service_env(self, secrets: Sequence[str]) -> dict[str, str]:
-        """A service's environment, with only the run's ``secrets`` it uses (docs/security.md)."""
-        dropped = {*_LISTEN_VARIABLES, *SECRET_NAMES}
-        env = {k: v for k, v in self.config.environ.items() if k not in dropped}
-        env.update({name: self.secrets.as_env()[name] for name in secrets})
-        env["PUBLIC_HOST"] = self.public_host
-        env["PYTHONUNBUFFERED"] = "1"
-        files = self.voice_api_files
-        if files is not None:
-            # Call control and outbound calls go to the simulator's REST API, signed
-            # with the local application's key, over TLS the SDK is made to trust.
-            env["VONAGE_APPLICATION_ID"] = files.application_id
-            env["VONAGE_PRIVATE_KEY_PATH"] = str(files.private_key)
-            env["VONAGE_API_HOST"] = self.voice_api_host
-            env["REQUESTS_CA_BUNDLE"] = str(files.ca)
-        # The services import from the checkout, wherever the launcher runs from.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        return env
-
-    def service_environment(self) -> dict[str, str]:
-        """What the webhooks service of this run sees: e.g. for ``python -m webhooks dial``."""
-        return self._service_env((SIGNATURE_SECRET, SOCKET_SECRET))
-
-    def _webhooks_env(self) -> dict[str, str]:
-        # It checks signed webhooks and mints socket credentials.
-        env = self._service_env((SIGNATURE_SECRET, SOCKET_SECRET))
-        env["WEBHOOKS_HOST"] = LOOPBACK
-        env["WEBHOOKS_PORT"] = str(self.placeholders.webhooks_port)
-        return env
-
-    def _service_process(self, name: str, env: Mapping[str, str]) -> ManagedProcess:
-        module = "audio_socket" if name.startswith("audio") else name
-        # The working directory is the state folder: the services read `.env` from
-        # theirs, and every setting of a local run comes from `environ` instead.
-        return ManagedProcess(
-            name,
-            [self._python, "-m", module],
-            env,
-            cwd=self.paths.root,
-            log_path=self.paths.logs / f"{name}.log",
-        )
-
-    def _wait_healthy(self, process: ManagedProcess, url: str) -> None:
-        def healthy() -> bool:
-            try:
-                return httpx.get(url, timeout=1.0, trust_env=False).status_code == httpx.codes.OK
-            except httpx.HTTPError:
-                return False
-
-        wait_until(healthy, f"{process.name} ({url})", self.config.startup_timeout, [process])
-
-    # Replicas
-
-    def _replica_address(self, index: int) -> str:
-        return str(FIRST_REPLICA_ADDRESS + (index - 1))
-
-    def _launch_replica(self) -> Replica:
-        index = len(self.replicas) + 1
-        if index > MAX_REPLICAS:
-            raise StackError(f"at most {MAX_REPLICAS} audio replicas")
-        address = self._replica_address(index)
-        # It checks socket credentials only: the signature secret never reaches it.
-        env = self._service_env((SOCKET_SECRET,))
-        env["AUDIO_HOST"] = address
-        env["AUDIO_PORT"] = str(self.placeholders.audio_port)
-        replica = Replica(
-            index,
-            address,
-            self.placeholders.audio_port,
-            self._service_process(f"audio-{index}", env),
-        )
-        with self._lock:
-            self.replicas.append(replica)
-        replica.process.start()
-        return replica
-
-    def _wait_replica(self, replica: Replica) -> None:
-        self._wait_healthy(replica.process, f"{replica.url}/healthz")
-        with self._lock:
-            replica.in_dns = True
-
-    def add_replica(self) -> Replica:
-        """Start one more replica on the next address; return once Caddy routes to it."""
-        address = self._replica_address(len(self.replicas) + 1)
-        claim = PortClaim(address, self.placeholders.audio_port, "audio replicas")
-        check_free([claim])
-        replica = self._launch_replica()
-        self._wait_replica(replica)
-        self.wait_routable(replica)
-        return replica
-
-    def start_replica(self, replica: Replica) -> None:
-        """Start a stopped replica again, on its address; return once Caddy routes to it."""
-        with self._lock:
-            replica.pinned_in_dns = False
-        replica.process.start()
-        self._wait_replica(replica)
-        self.wait_routable(replica)
-
-    def wait_routable(self, replica: Replica, timeout: float | None = None) -> None:
-        """Until Caddy would pick ``replica`` for a new call.
-
-        That is: Caddy's DNS lookup has returned its address since it was listed,
-        and Caddy holds no recent failure against it (``fail_duration``). Caddy
-        looks the name up only while serving a request, at most once per ``refresh``,
-        so requests to ``/socket`` without a credential (refused with 401 by a
-        replica, which is no failure) prompt the lookups.
-        """
-        if self._dns is None:
-            raise StackError("the stack is not started")
-        resolver = self._dns.resolver
-        dial = f"{replica.address}:{replica.port}"
-        mark = resolver.answers
-        discovered = False
-        deadline = time.monotonic() + (timeout or self.config.startup_timeout)
-        while True:
-            if not discovered:
-                self._probe_socket_route()
-                answer = resolver.wait_answer(mark, ROUTABLE_POLL)
-                if answer is not None:
-                    mark = resolver.answers
-                    discovered = replica.address in answer
-            elif all(u["fails"] == 0 for u in self.admin.upstreams() if u["address"] == dial):
-                return
-            else:
-                time.sleep(ROUTABLE_POLL)
-            if time.monotonic() > deadline:
-                what = "known to" if discovered else "discovered by"
-                raise StartupFailed(f"{replica.name} not {what} Caddy in time")
-
-    def _probe_socket_route(self) -> None:
-        try:
-            with httpx.Client(verify=self.ssl_context(), trust_env=False, timeout=2.0) as client:
-                client.get(f"{self.base_url}/socket")
-        except httpx.HTTPError:
-            pass
-
-    def stop_replica(
-        self, replica: Replica, *, wait: bool = True, keep_in_dns: bool = False
-    ) -> int | None:
-        """SIGTERM: the replica drains (docs/architecture.md). Unlisted from DNS at once.
-
-        With ``wait``, returns its exit status once it has exited (SIGKILL after
-        DRAIN_TIMEOUT and a margin).
-        """
-        self._unlist(replica, keep_in_dns)
-        replica.process.send_signal(signal.SIGTERM)
-        if not wait:
-            return None
-        # Only one SIGTERM: a second one tells the replica to stop draining.
-        return replica.process.stop(None, timeout=self.config.drain_timeout + STOP_MARGIN)
-
-    def kill_replica(self, replica: Replica, *, keep_in_dns: bool = False) -> int | None:
-        """SIGKILL, as a crash; ``keep_in_dns`` leaves a dead replica in DNS."""
-        self._unlist(replica, keep_in_dns)
-        return replica.process.stop(signal.SIGKILL)
-
-    def _unlist(self, replica: Replica, keep_in_dns: bool) -> None:
-        with self._lock:
-            replica.in_dns = keep_in_dns
-            replica.pinned_in_dns = keep_in_dns
-
-    # Caddy
-
-    def reload_caddy(self) -> None:
-        """Reload Caddy's config from the Caddyfile through the admin API."""
-        self.admin.load_caddyfile()
 
     # Stopping
 
@@ -539,13 +301,7 @@ class Stack:
         Then webhooks, then Caddy, then the DNS responder; last, the state folder's
         lock is released.
         """
-        with self._lock:
-            for replica in self.replicas:
-                replica.in_dns = replica.pinned_in_dns = False
-        for replica in self.replicas:
-            replica.process.send_signal(signal.SIGTERM)
-        for replica in self.replicas:
-            replica.process.stop(None, self.config.drain_timeout + STOP_MARGIN, self._hurry)
+        self.replica_set.drain_all(self._hurry)
         if self.webhooks is not None:
             self.webhooks.stop(timeout=10.0, cancel=self._hurry)
         if self.voice_api is not None:
@@ -555,7 +311,7 @@ class Stack:
             self.voice_api_files.env_file.unlink(missing_ok=True)
         if self.caddy is not None:
             self.caddy.stop(timeout=15.0, cancel=self._hurry)
-        if self._dns is not None:
-            self._dns.stop()
-            self._dns = None
+        if self.dns is not None:
+            self.dns.stop()
+            self.dns = None
         self._state_lock.release()

@@ -1,4 +1,4 @@
-"""Ports: which are free, and one the OS picks, checked before anything starts."""
+"""Ports: which are free, one the OS picks, and a run's ports, checked before anything starts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import contextlib
 import errno
 import socket
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Final
 
+from stack.caddy import LOOPBACK, CaddyPlaceholders
+from stack.config import StackConfig, replica_address
 from stack.errors import PortClaim, PortsInUse
 
-__all__ = ["check_free", "is_free", "pick_free_port"]
+__all__ = ["check_free", "is_free", "pick_free_port", "reserve_ports"]
 
 _ATTEMPTS: Final = 50
 
@@ -55,3 +58,39 @@ def check_free(claims: Iterable[PortClaim]) -> None:
         taken.append(claim)
     if taken:
         raise PortsInUse(taken)
+
+
+def reserve_ports(config: StackConfig, admin_socket: Path) -> CaddyPlaceholders:
+    """The run's ports: those given are checked free (``PortsInUse``), 0 is picked.
+
+    The DNS responder's address is left empty: it is known once it is bound.
+    """
+    addresses = [replica_address(i) for i in range(1, config.audio_replicas + 1)]
+    claims: list[PortClaim] = []
+    ports: dict[str, int] = {}
+    chosen: list[int] = []
+    wanted = (
+        ("https", config.https_port, [LOOPBACK], "Caddy HTTPS", "--https-port"),
+        ("webhooks", config.webhooks_port, [LOOPBACK], "webhooks", "--webhooks-port"),
+        ("audio", config.audio_port, addresses, "audio replicas", "--audio-port"),
+    )
+    for key, port, hosts, purpose, option in wanted:
+        if port:
+            claims.extend(PortClaim(host, port, purpose, option) for host in hosts)
+            ports[key] = port
+        else:
+            ports[key] = pick_free_port(hosts, avoid=chosen)
+        chosen.append(ports[key])
+    check_free(claims)
+    # Caddy opens no HTTP listener for a localhost site with redirects off; the
+    # port only has to be a valid one that is not 80 (no privileges needed).
+    http_port = pick_free_port([LOOPBACK], avoid=chosen)
+    return CaddyPlaceholders(
+        https_port=ports["https"],
+        http_port=http_port,
+        admin_socket=admin_socket,
+        webhooks_port=ports["webhooks"],
+        replica_name=config.replica_name,
+        audio_port=ports["audio"],
+        resolver="",
+    )

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Final
 
-from stack.errors import StartupFailed
+import httpx
 
-__all__ = ["ManagedProcess", "wait_until"]
+from stack.errors import StartupFailed
+from stack.paths import StatePaths
+
+__all__ = ["ManagedProcess", "service_process", "wait_healthy", "wait_until"]
 
 #: Seconds between two readiness probes: short, since start-up takes about one.
 POLL_INTERVAL: Final = 0.05
@@ -150,6 +154,18 @@ class ManagedProcess:
             self._log = None
 
 
+def service_process(
+    name: str, module: str, env: Mapping[str, str], paths: StatePaths
+) -> ManagedProcess:
+    """``python -m module`` as the process ``name``, logged to ``logs/NAME.log``.
+
+    The working directory is the state folder: the services read ``.env`` from
+    theirs, and every setting of a local run comes from ``env`` instead.
+    """
+    argv = [sys.executable, "-m", module]
+    return ManagedProcess(name, argv, env, cwd=paths.root, log_path=paths.logs / f"{name}.log")
+
+
 def wait_until(
     ready: Callable[[], bool],
     what: str,
@@ -168,3 +184,15 @@ def wait_until(
             names = ", ".join(f"{p.name} ({p.log_path})" for p in watch)
             raise StartupFailed(f"{what} not ready after {timeout:.0f} s; see {names}")
         time.sleep(POLL_INTERVAL)
+
+
+def wait_healthy(process: ManagedProcess, url: str, timeout: float) -> None:
+    """Until ``url`` (a ``/healthz``) answers 200; fail early if ``process`` exits."""
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0, trust_env=False).status_code == httpx.codes.OK
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, f"{process.name} ({url})", timeout, [process])
