@@ -71,11 +71,14 @@ class ApplicationSettings(BaseSettings):
         return application
 
 
-def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
-    """Each problem pydantic found, as ``(VARIABLE, what is wrong)``, never the value."""
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """Each problem pydantic found, as ``(VARIABLE, what is wrong)``, never the value.
+
+    ``prefix`` is the settings class's ``env_prefix``: the variable is prefix + field.
+    """
     problems: list[tuple[str, str]] = []
     for error in exc.errors(include_input=False, include_url=False):
-        name = str(error["loc"][0]).upper() if error["loc"] else "CONFIGURATION"
+        name = (prefix + str(error["loc"][0])).upper() if error["loc"] else "CONFIGURATION"
         if error["type"] == "missing":
             what = "required but not set"
         else:

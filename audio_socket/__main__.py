@@ -27,7 +27,7 @@ def main() -> int:
     """Run the audio service; return the process exit status."""
     try:
         settings = load_settings()
-        factory = settings.handler_factory()
+        handler = settings.handler()
     except ConfigurationError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
@@ -35,7 +35,7 @@ def main() -> int:
     configure_logging(settings.log_level)
     try:
         with asyncio.Runner(loop_factory=settings.loop_factory()) as runner:
-            runner.run(run(settings, factory))
+            runner.run(run(settings, handler))
     except CannotListen as exc:
         log.error("cannot listen", extra={"error": str(exc)})  # noqa: TRY400 - no traceback
         return EXIT_CANNOT_LISTEN

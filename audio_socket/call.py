@@ -1,4 +1,4 @@
-"""The control a handler uses on its live call, and the call's traffic counters.
+"""The ``Call`` a handler is given, as the server implements it, and its traffic counters.
 
 Outbound messages are written synchronously: the connection frames them and
 the transport takes the bytes. A handler never waits to send, and a frame costs
@@ -20,44 +20,65 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Final
 
 from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection
 from audio_socket.errors import CloseCode, PromptError
-from audio_socket.framing import AudioBytes, Reframer
+from audio_socket.framing import AudioBytes, PromptSource, Reframer
+from audio_socket.inbox import Inbox
 from audio_socket.playout import PLAYED_KEY, Playout, PlayoutClock, QueuedPrompt
-from audio_socket.prompts import PromptSource, check_pcm, loader
-from audio_socket.protocol import CLEAR_MESSAGE, CallStart, build_notify
+from audio_socket.prompts import check_pcm, loader
+from audio_socket.protocol import CLEAR_MESSAGE, CallEvent, CallStart, build_notify
+
+log = logging.getLogger("audio_socket")
 
 #: The hard cap on a call's outbound buffer, in high-water marks.
 HARD_CAP_FACTOR: Final = 4
+#: Frames a coroutine handler may leave unread: about a second.
+AUDIO_INBOX_FRAMES: Final = 50
+#: Events it may leave unread (DTMF digits, cleared, notify answers).
+EVENT_INBOX_SIZE: Final = 100
 
 
 class SocketCall:
-    """The :class:`~audio_socket.handlers.base.CallControl` of a live call.
+    """The :class:`~audio_socket.handler.Call` of a live call on a socket.
 
     It also shows the call's traffic counters (the connection keeps them: it
     sees every binary message both ways).
     """
 
     __slots__ = (
+        "_audio",
         "_clock",
         "_conn",
+        "_events",
+        "_fail",
         "_frame_bytes",
         "_observer",
         "_playout",
         "_reframer",
         "_rest",
+        "_settings",
         "_start",
+        "_tasks",
         "dtmf_events",
         "started_at",
     )
 
     def __init__(
-        self, conn: CallConnection, start: CallStart, rest: CallRest, clock: PlayoutClock
+        self,
+        conn: CallConnection,
+        start: CallStart,
+        rest: CallRest,
+        clock: PlayoutClock,
+        *,
+        settings: Any = None,
+        fail: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._conn = conn
         self._start = start
@@ -65,9 +86,16 @@ class SocketCall:
         self._frame_bytes = start.frame_bytes
         self._reframer = Reframer(start.frame_bytes)
         self._clock = clock
+        self._settings = settings
+        #: What ends the call when a task of its own raised (the server's 1011).
+        self._fail = fail
         #: Made on the first play() or played(): an echo never needs one.
         self._playout: Playout | None = None
         self._observer: Callable[[AudioBytes], None] | None = None
+        #: The coroutine form's inboxes (``open_inboxes``); the callback form has none.
+        self._audio: Inbox[bytes] | None = None
+        self._events: Inbox[CallEvent] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.started_at = asyncio.get_running_loop().time()
         self.dtmf_events = 0
 
@@ -80,6 +108,64 @@ class SocketCall:
     def call_uuid(self) -> str | None:
         """The call uuid from the first message (equal to the credential's)."""
         return self._start.call_uuid
+
+    @property
+    def sample_rate(self) -> int:
+        """Samples a second."""
+        return self._start.sample_rate
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes in one 20 ms frame."""
+        return self._frame_bytes
+
+    @property
+    def settings(self) -> Any:
+        """The handler's own settings, read once per process at start-up."""
+        return self._settings
+
+    # The coroutine form's view of the call: inboxes fed by the server
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames a coroutine handler left unread past its inbox's limit."""
+        return self._audio.dropped if self._audio is not None else 0
+
+    def open_inboxes(self) -> tuple[Inbox[bytes], Inbox[CallEvent]]:
+        """Make the inboxes ``audio()`` and ``events()`` read (the coroutine form)."""
+        uuid = self.call_uuid
+        self._audio = Inbox(AUDIO_INBOX_FRAMES, "audio", uuid)
+        self._events = Inbox(EVENT_INBOX_SIZE, "events", uuid)
+        return self._audio, self._events
+
+    def audio(self) -> AsyncIterator[bytes]:
+        """The caller's frames, for a coroutine handler."""
+        if self._audio is None:
+            raise RuntimeError("call.audio() is for coroutine handlers: frames go to on_audio")
+        return self._audio
+
+    def events(self) -> AsyncIterator[CallEvent]:
+        """The call's text events, for a coroutine handler."""
+        if self._events is None:
+            raise RuntimeError("call.events() is for coroutine handlers: events go to on_event")
+        return self._events
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
+        """Run ``coro`` as a task of the call: cancelled at its end, failing it on error."""
+        if self._conn.transport is None or self._conn.transport.is_closing():
+            coro.close()  # the call is over: nothing may outlive it
+            return
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and self._fail is not None:
+            self._fail(exc)
 
     @property
     def frames_in(self) -> int:
@@ -153,10 +239,11 @@ class SocketCall:
             loading.add_done_callback(functools.partial(_loaded, playout, prompt))
         return prompt.done
 
-    def played(self) -> Awaitable[bool]:
+    def played(self, timeout: float | None = None) -> Awaitable[bool]:
         """True once Vonage has played every frame queued or sent before this call
-        (``notify``); False when ``clear()`` or the end of the call came first."""
-        return self._playout_of().played()
+        (``notify``); False when ``clear()``, the end of the call or ``timeout``
+        (default: the audio still to play, plus 2 s) came first."""
+        return self._playout_of().played(timeout)
 
     def notified(self, payload: Mapping[str, Any]) -> bool:
         """A ``websocket:notify`` arrived: True when it answers a ``played()``."""
@@ -169,13 +256,19 @@ class SocketCall:
             self._playout.tap = observer
 
     def end(self) -> None:
-        """The connection is gone: pending plays and played() settle as False."""
+        """The connection is gone: the inboxes close, the call's tasks are cancelled,
+        pending plays and played() settle as False."""
+        for inbox in (self._audio, self._events):
+            if inbox is not None:
+                inbox.close()
+        for task in list(self._tasks):
+            task.cancel()
         if self._playout is not None:
             self._playout.close()
 
     def _playout_of(self) -> Playout:
         if self._playout is None:
-            self._playout = Playout(self._conn, self._frame_bytes, self._clock)
+            self._playout = Playout(self._conn, self._frame_bytes, self._clock, self.call_uuid)
             self._playout.tap = self._observer
         return self._playout
 
@@ -189,9 +282,20 @@ class SocketCall:
             raise ValueError(f"the notify payload key {PLAYED_KEY!r} is reserved for played()")
         self._write_text(build_notify(payload))
 
-    def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake; ``on_end`` follows when it completes."""
+    def close_socket(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close the socket, not the call: Vonage posts ``disconnected`` and the call
+        is reconnected (§4). ``on_end`` follows when the closing handshake completes."""
         self._conn.close(code, reason)
+
+    def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Deprecated: ``close_socket`` (which reconnects the call) or ``hangup``."""
+        warnings.warn(
+            "call.close() closes only the socket, and Vonage reconnects the call: use"
+            " hangup() to end the call, or close_socket() for what close() did",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.close_socket(code, reason)
 
     async def drain(self) -> None:
         """Wait until the outbound buffer is below its high-water mark.

@@ -1,4 +1,4 @@
-"""Checking the per-call socket credential at the upgrade (docs/contract.md).
+"""The audio service's side of the socket credential: checked at the upgrade (docs/contract.md).
 
 The webhooks service mints, for each answer and reconnect, a JWT (HS256, key
 ``SOCKET_TOKEN_SECRET``) naming the call in ``sub`` and the connect ``attempt``,

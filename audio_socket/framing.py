@@ -13,7 +13,11 @@ a length check and returns the input object itself, uncopied.
 
 from __future__ import annotations
 
+import os
+
 AudioBytes = bytes | bytearray | memoryview
+#: What ``play()`` takes: 16-bit PCM, or the path of a WAV file.
+PromptSource = AudioBytes | str | os.PathLike[str]
 
 
 class Reframer:

@@ -1,4 +1,4 @@
-"""Paced playout: prompts leave at real time, a small lead ahead of the caller.
+"""The application's side of playout: prompts leave at real time, a small lead ahead.
 
 ``docs/vonage-protocol.md`` §3: Vonage buffers audio sent faster than real time
 (up to 3,072 frames, about 60 s) and plays it at real time; ``clear`` drops what
@@ -27,13 +27,18 @@ import asyncio
 import collections
 import contextlib
 import itertools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 from audio_socket.framing import AudioBytes
 from audio_socket.protocol import FRAME_MS, build_notify
 
+log = logging.getLogger("audio_socket")
+
 FRAME_SECONDS: Final = FRAME_MS / 1000
+#: Seconds a ``played()`` waits for Vonage's answer beyond the audio still to play.
+NOTIFY_GRACE: Final = 2.0
 #: The ``notify`` payload key of ``played()`` marks. ``on_event`` never sees a
 #: ``websocket:notify`` that carries it.
 PLAYED_KEY: Final = "audio_socket_played"
@@ -69,17 +74,20 @@ class QueuedPrompt:
 class _Mark:
     """A queued ``played()``: its ``notify`` leaves once the audio before it has."""
 
-    __slots__ = ("done", "number")
+    __slots__ = ("done", "number", "timeout")
 
-    def __init__(self, number: int, done: asyncio.Future[bool]) -> None:
+    def __init__(self, number: int, done: asyncio.Future[bool], timeout: float | None) -> None:
         self.number = number
         self.done = done
+        #: Seconds the answer may take from when the notify leaves; None: the default.
+        self.timeout = timeout
 
 
 class Playout:
     """One call's queue of prompts and played-marks, and its model of Vonage's buffer."""
 
     __slots__ = (
+        "_call_uuid",
         "_clock",
         "_closed",
         "_counted",
@@ -89,13 +97,18 @@ class Playout:
         "_marks",
         "_queue",
         "_sender",
+        "_timed_out",
         "_unanswered",
         "scheduled",
         "tap",
     )
 
-    def __init__(self, sender: Sender, frame_bytes: int, clock: PlayoutClock) -> None:
+    def __init__(
+        self, sender: Sender, frame_bytes: int, clock: PlayoutClock, call_uuid: str | None = None
+    ) -> None:
         self._sender = sender
+        self._call_uuid = call_uuid
+        self._timed_out = False
         self._frame_bytes = frame_bytes
         self._clock = clock
         self._loop = asyncio.get_running_loop()
@@ -155,13 +168,21 @@ class Playout:
         self._discard(prompt)
         self._start()
 
-    def played(self) -> asyncio.Future[bool]:
-        """A mark after everything queued so far: True once Vonage played it all."""
+    def played(self, timeout: float | None = None) -> asyncio.Future[bool]:
+        """A mark after everything queued so far: True once Vonage played it all.
+
+        False when no answer came ``timeout`` seconds after the call (by default,
+        counted from when the mark's notify leaves: the audio still buffered then,
+        plus :data:`NOTIFY_GRACE`). A notify Vonage never answers then costs the
+        handler that long, not the rest of the call.
+        """
         done: asyncio.Future[bool] = self._loop.create_future()
         if self._closed:
             done.set_result(False)
             return done
-        mark = _Mark(next(self._marks), done)
+        mark = _Mark(next(self._marks), done, timeout)
+        if timeout is not None:
+            self._arm(done, timeout)
         if self._queue:
             self._queue.append(mark)
             self._start()
@@ -249,6 +270,23 @@ class Playout:
     def _send_mark(self, mark: _Mark) -> None:
         self._unanswered[mark.number] = mark.done
         self._sender.send_text(build_notify({PLAYED_KEY: mark.number}))
+        if mark.timeout is None:
+            self._arm(mark.done, self.buffered() + NOTIFY_GRACE)
+
+    def _arm(self, done: asyncio.Future[bool], timeout: float) -> None:
+        timer = self._loop.call_later(timeout, self._expire, done, timeout)
+        done.add_done_callback(lambda _: timer.cancel())
+
+    def _expire(self, done: asyncio.Future[bool], timeout: float) -> None:
+        if done.done():
+            return
+        if not self._timed_out:  # once per call: a line that never answers says so once
+            self._timed_out = True
+            log.warning(
+                "played(): no notify answer in time",
+                extra={"call_uuid": self._call_uuid, "timeout_s": round(timeout, 3)},
+            )
+        done.set_result(False)
 
     def _finish(self, prompt: QueuedPrompt) -> None:
         prompt.view = None

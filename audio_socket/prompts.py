@@ -23,14 +23,12 @@ import numpy.typing as npt
 import soxr
 
 from audio_socket.errors import PromptError
-from audio_socket.framing import AudioBytes
+from audio_socket.framing import AudioBytes, PromptSource
 
 #: Longest prompt read from a WAV file: an hour at 24 kHz is 173 MB.
 MAX_PROMPT_SECONDS = 3600
 #: Rates a PCM prompt may be given at.
 MIN_RATE, MAX_RATE = 1000, 384_000
-
-PromptSource = AudioBytes | str | os.PathLike[str]
 
 
 def read_wav(path: str | os.PathLike[str], rate: int) -> bytes:

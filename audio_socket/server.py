@@ -45,8 +45,8 @@ from audio_socket.errors import (
     Superseded,
     UnsupportedVersion,
 )
-from audio_socket.handlers import describe_handler
-from audio_socket.handlers.base import CallEnd, CallHandler, HandlerFactory
+from audio_socket.handler import CallEnd, CallHandler
+from audio_socket.loading import LoadedHandler
 from audio_socket.metrics import Metrics
 from audio_socket.playout import PlayoutClock
 from audio_socket.protocol import CallStart, Dtmf, Notified, parse_event, parse_first_message
@@ -66,9 +66,9 @@ log = logging.getLogger("audio_socket")
 class AudioServer:
     """The WebSocket audio service on one host and port."""
 
-    def __init__(self, settings: AudioSettings, handler_factory: HandlerFactory) -> None:
+    def __init__(self, settings: AudioSettings, handler: LoadedHandler) -> None:
         self.settings = settings
-        self._handler_factory = handler_factory
+        self._handler = handler
         self._secret = settings.socket_token_secret.get_secret_value().encode()
         s = settings
         self._limits = Limits(
@@ -129,7 +129,7 @@ class AudioServer:
                 "host": s.audio_host,
                 "port": self.port,
                 "max_calls": s.max_calls,
-                "handler": describe_handler(s.audio_handler, s.echo_delay_ms),
+                "handler": self._handler.description,
                 "event_loop": type(loop).__module__.partition(".")[0],
             },
         )
@@ -165,8 +165,8 @@ class AudioServer:
         for conn in connections:
             # A call hanging up or transferring is left to Vonage to end: a close now
             # would turn its deliberate end into a reconnect (call_control.py).
-            call = self._sessions[conn].call
-            if call is None or not call.ending:
+            live = self._sessions[conn].live
+            if live is None or not live.call.ending:
                 conn.close(code, reason)  # aborted after CLOSE_TIMEOUT if the peer is silent
         await asyncio.gather(*(conn.wait_closed() for conn in connections))
 
@@ -301,12 +301,12 @@ class AudioServer:
         """No ``websocket:connected`` in time: a silent peer holds a slot for no call."""
         self.message_failed(conn, PolicyViolation("no websocket:connected in time"))
 
-    def message_failed(self, conn: CallConnection, exc: Exception) -> None:
+    def message_failed(self, conn: CallConnection, exc: BaseException) -> None:
         """Map what a message raised to a close code: the one place it happens."""
         session = self._sessions.get(conn)
         if session is None or session.error is not None:
             return
-        if isinstance(exc, CallError) and session.call is None:
+        if isinstance(exc, CallError) and session.live is None:
             session.error = exc
         else:
             log.error("call handler failed", exc_info=exc, extra={"call_uuid": conn.call_uuid})
@@ -324,17 +324,17 @@ class AudioServer:
         if session is not None:
             self._admissions.release(session.credential.call_uuid, conn)
         if session is not None and session.opened:
-            if session.call is None:
+            if session.live is None:
                 self._end_unstarted(session)
             else:
-                self._end_call(session, session.call)
+                self._end_call(session, session.live)
         self._release()
 
     # Calls
 
-    def new_handler(self) -> CallHandler:
+    def new_handler(self, call: SocketCall) -> CallHandler:
         """A handler for a call that just started."""
-        return self._handler_factory()
+        return self._handler.new(call)
 
     def start_call(self, session: _Session, start: CallStart) -> SocketCall:
         """Count and log a call that just sent a valid first message."""
@@ -348,7 +348,14 @@ class AudioServer:
             session.credential.region,
             lambda: self._call_released(conn),
         )
-        call = SocketCall(conn, start, rest, self.playout_clock)
+        call = SocketCall(
+            conn,
+            start,
+            rest,
+            self.playout_clock,
+            settings=self._handler.settings,
+            fail=lambda exc: self.message_failed(conn, exc),
+        )
         self._calls.add(call)
         self.metrics.record_handshake(call.started_at - conn.accepted_at)
         log.info(
@@ -384,9 +391,10 @@ class AudioServer:
             },
         )
 
-    def _end_call(self, session: _Session, call: SocketCall) -> None:
+    def _end_call(self, session: _Session, live: _Live) -> None:
+        call = live.call
         self._calls.discard(call)
-        call.end()
+        call.end()  # its tasks are cancelled before on_end runs
         if session.error is not None:
             ending = Ending.of_error(session.error)
         else:
@@ -394,13 +402,10 @@ class AudioServer:
         self.metrics.record_call_end(call)
         self.metrics.record_outcome(ending.outcome)
         pending: MaybeAwaitable = None
-        if session.handler is not None:
-            try:
-                pending = session.handler.on_end(
-                    CallEnd(ending.code, ending.reason, ending.outcome)
-                )
-            except Exception:
-                log.exception("call handler failed", extra={"call_uuid": call.call_uuid})
+        try:
+            pending = live.handler.on_end(CallEnd(ending.code, ending.reason, ending.outcome))
+        except Exception:
+            log.exception("call handler failed", extra={"call_uuid": call.call_uuid})
         if pending is None:
             _log_call_end(call, ending)
         else:
@@ -422,20 +427,9 @@ class AudioServer:
 
 
 class _Session:
-    """What the server knows of one admitted connection: its call, handler, error."""
+    """What the server knows of one admitted connection, before and after its call starts."""
 
-    __slots__ = (
-        "call",
-        "conn",
-        "credential",
-        "error",
-        "handler",
-        "live",
-        "live_handler",
-        "opened",
-        "server",
-        "supersedes",
-    )
+    __slots__ = ("conn", "credential", "error", "live", "opened", "server", "supersedes")
 
     def __init__(self, server: AudioServer, conn: CallConnection, credential: Credential) -> None:
         self.server = server
@@ -444,31 +438,42 @@ class _Session:
         self.opened = False
         #: The call's older live socket, closed once this upgrade is accepted.
         self.supersedes: CallConnection | None = None
-        self.call: SocketCall | None = None
-        #: The same call, once started (events need no None check).
-        self.live: SocketCall
-        self.handler: CallHandler | None = None
+        #: The started call and its handler; None until the first message opened it.
+        self.live: _Live | None = None
         #: Why the server closed the call, if it did.
         self.error: CallError | None = None
-        #: The same handler, once the call started.
-        self.live_handler: CallHandler
 
     def receive_first(self, message: str | bytes) -> MaybeAwaitable:
         """The first message: it opens the call, or its error closes the socket."""
         start = parse_first_message(message)
-        call = self.call = self.live = self.server.start_call(self, start)
-        handler = self.handler = self.server.new_handler()
-        self.live_handler = handler
+        call = self.server.start_call(self, start)
+        try:
+            handler = self.server.new_handler(call)
+        except Exception:
+            # The call started: its end is still counted and logged once, with no handler.
+            self.live = _Live(call, CallHandler())
+            raise
+        live = self.live = _Live(call, handler)
         # The hot path, 50 a second per call: the connection counts each frame
         # and hands it straight to the handler.
         self.conn.on_binary = handler.on_audio
-        self.conn.on_text = self.receive_event
+        self.conn.on_text = live.receive_event
         return handler.on_start(call, start)
+
+
+class _Live:
+    """A started call and its handler: where the call's text events go."""
+
+    __slots__ = ("call", "handler")
+
+    def __init__(self, call: SocketCall, handler: CallHandler) -> None:
+        self.call = call
+        self.handler = handler
 
     def receive_event(self, text: str) -> MaybeAwaitable:
         """Text is an event, never audio, never echoed (§3)."""
         event = parse_event(text)
-        call = self.live
+        call = self.call
         if isinstance(event, Dtmf):
             call.dtmf_events += 1
         elif isinstance(event, Notified) and call.notified(event.payload):
@@ -477,7 +482,7 @@ class _Session:
             log.debug(
                 "call event", extra={"call_uuid": call.call_uuid, "event": type(event).__name__}
             )
-        return self.live_handler.on_event(event)
+        return self.handler.on_event(event)
 
 
 def _log_call_end(call: SocketCall, ending: Ending) -> None:
@@ -490,6 +495,7 @@ def _log_call_end(call: SocketCall, ending: Ending) -> None:
             "frames_in": call.frames_in,
             "frames_out": call.frames_out,
             "dtmf_events": call.dtmf_events,
+            "frames_dropped": call.frames_dropped,
             "duration_s": round(asyncio.get_running_loop().time() - call.started_at, 3),
             "close_code": ending.code,
             "close_reason": ending.reason,

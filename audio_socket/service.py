@@ -15,7 +15,7 @@ import logging
 import signal
 
 from audio_socket.errors import CannotListen
-from audio_socket.handlers.base import HandlerFactory
+from audio_socket.loading import LoadedHandler
 from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
 
@@ -24,7 +24,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 log = logging.getLogger("audio_socket")
 
 
-async def run(settings: AudioSettings, handler_factory: HandlerFactory) -> None:
+async def run(settings: AudioSettings, handler: LoadedHandler) -> None:
     """Serve until a stop signal, then drain; return when every call has ended.
 
     Raises:
@@ -43,7 +43,7 @@ async def run(settings: AudioSettings, handler_factory: HandlerFactory) -> None:
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        server = AudioServer(settings, handler_factory)
+        server = AudioServer(settings, handler)
         try:
             await server.start()
         except OSError as exc:

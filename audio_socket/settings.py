@@ -8,23 +8,13 @@ values are never echoed, so a secret cannot leak into the message.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from app_credentials import ApplicationSettings, ConfigurationError, describe_validation_error
-from audio_socket.errors import PromptError
-from audio_socket.handlers import (
-    EXAMPLES,
-    RECORDER,
-    HandlerFactory,
-    HandlerOptions,
-    resolve_handler_factory,
-)
-from audio_socket.prompts import read_wav
+from audio_socket.loading import LoadedHandler, load_handler
 
 MIN_SECRET_BYTES = 32
 
@@ -42,7 +32,6 @@ class AudioSettings(ApplicationSettings):
     audio_port: int = Field(8765, ge=0, le=65535)
     socket_token_secret: SecretStr
     audio_handler: str = Field("echo", min_length=1)
-    echo_delay_ms: int = Field(0, ge=0, le=10_000)
     max_calls: int = Field(500, ge=1)
     max_message_bytes: int = Field(65536, ge=1024)
     drain_timeout: float = Field(30.0, ge=0)
@@ -58,10 +47,6 @@ class AudioSettings(ApplicationSettings):
     outbound_buffer_bytes: int = Field(65536, ge=4096)
     #: Milliseconds of a prompt sent ahead of real time (play(): playout.py).
     playout_lead_ms: int = Field(200, ge=20, le=2000)
-    #: The example handlers' settings (``audio_socket/handlers/__init__.py``).
-    recorder_dir: Path | None = None
-    prompt_wav: Path | None = None
-    menu_transfer_number: str | None = Field(None, pattern=r"^[1-9]\d{6,14}$")
     log_level: LogLevel = "INFO"
     #: ``uvloop`` (C event loop: about a third less CPU per frame) or ``asyncio``;
     #: ``auto`` takes uvloop when it is installed.
@@ -72,15 +57,6 @@ class AudioSettings(ApplicationSettings):
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
-        return value
-
-    @field_validator("audio_handler")
-    @classmethod
-    def _resolvable(cls, value: str) -> str:
-        # Fail at start-up, not at the first call: import the factory now (an
-        # example's own settings are checked by load_settings).
-        if value not in EXAMPLES:
-            resolve_handler_factory(value, echo_delay_ms=0)
         return value
 
     @field_validator("log_level", mode="before")
@@ -101,19 +77,13 @@ class AudioSettings(ApplicationSettings):
             return None
         return _uvloop_factory()
 
-    def handler_factory(self) -> HandlerFactory:
-        """The factory ``AUDIO_HANDLER`` and ``ECHO_DELAY_MS`` select."""
-        options = HandlerOptions(self.recorder_dir, self.prompt_wav, self.menu_transfer_number)
-        return resolve_handler_factory(self.audio_handler, self.echo_delay_ms, options)
+    def handler(self) -> LoadedHandler:
+        """What ``AUDIO_HANDLER`` names, with its own settings read (once per call of this).
 
-    def handler_problems(self) -> list[tuple[str, str]]:
-        """What is wrong with the example handler's settings, by variable."""
-        problems = []
-        if self.audio_handler == RECORDER:
-            problems += _directory_problems(self.recorder_dir)
-        if self.prompt_wav is not None:
-            problems += _prompt_problems(self.prompt_wav)
-        return problems
+        Raises:
+            ConfigurationError: Naming ``AUDIO_HANDLER`` or the handler's variables.
+        """
+        return load_handler(self.audio_handler)
 
 
 def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -122,26 +92,6 @@ def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-def _directory_problems(directory: Path | None) -> list[tuple[str, str]]:
-    if directory is None:
-        return [("RECORDER_DIR", "required with AUDIO_HANDLER=recorder, not set")]
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return [("RECORDER_DIR", f"cannot be created: {exc.strerror}")]
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return [("RECORDER_DIR", "is not writable by this user")]
-    return []
-
-
-def _prompt_problems(path: Path) -> list[tuple[str, str]]:
-    try:
-        read_wav(path, 8000)
-    except PromptError as exc:
-        return [("PROMPT_WAV", str(exc))]
-    return []
 
 
 def load_settings(env_file: str | None = ".env") -> AudioSettings:
@@ -155,6 +105,4 @@ def load_settings(env_file: str | None = ".env") -> AudioSettings:
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
     settings.application()  # the credentials are checked now, not at the first hang-up
-    if problems := settings.handler_problems():
-        raise ConfigurationError(problems)
     return settings

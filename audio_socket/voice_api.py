@@ -1,4 +1,4 @@
-"""Vonage's Voice REST API through the official SDK, off the event loop's thread.
+"""The application's side of the Voice REST API: the official SDK, off the event loop.
 
 vonage-voice and vonage-http-client are synchronous (requests). Each request runs
 in a small, bounded thread pool with a timeout, so a slow or hanging Vonage never

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
-from audio_socket.protocol import CallStart
+from audio_socket import Call, CallEnd, CallHandler
 
 #: Frames due within this much of now go out together: timers can fire a
 #: little early, and re-arming for a microsecond would only cost wake-ups.
@@ -24,29 +23,21 @@ class DelayedEchoHandler(CallHandler):
 
     __slots__ = ("_call", "_delay", "_loop", "_queue", "_timer")
 
-    def __init__(self, delay_ms: int) -> None:
+    def __init__(self, call: Call, delay_ms: int) -> None:
         if delay_ms <= 0:
             raise ValueError("delay_ms must be positive")
+        self._call = call
         self._delay = delay_ms / 1000
+        self._loop = asyncio.get_running_loop()
         self._queue: deque[tuple[float, bytes]] = deque()
         self._timer: asyncio.TimerHandle | None = None
-        self._call: CallControl | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def on_start(self, call: CallControl, start: CallStart) -> None:
-        """Remember the call and the clock the frames are paced on."""
-        self._call = call
-        self._loop = asyncio.get_running_loop()
 
     def on_audio(self, frame: bytes) -> None:
         """Queue ``frame`` for arrival time + delay."""
-        loop = self._loop
-        if loop is None:
-            return
-        due = loop.time() + self._delay
+        due = self._loop.time() + self._delay
         self._queue.append((due, frame))
         if self._timer is None:
-            self._timer = loop.call_at(due, self._send_due)
+            self._timer = self._loop.call_at(due, self._send_due)
 
     def on_end(self, end: CallEnd) -> None:
         """Drop what was still waiting: the caller is gone."""
@@ -56,10 +47,8 @@ class DelayedEchoHandler(CallHandler):
         self._queue.clear()
 
     def _send_due(self) -> None:
-        loop, call, queue = self._loop, self._call, self._queue
-        if loop is None or call is None:
-            return
+        loop, queue, send = self._loop, self._queue, self._call.send_audio
         limit = loop.time() + _SLACK_SECONDS
         while queue and queue[0][0] <= limit:
-            call.send_audio(queue.popleft()[1])
+            send(queue.popleft()[1])
         self._timer = loop.call_at(queue[0][0], self._send_due) if queue else None

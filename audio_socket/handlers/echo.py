@@ -1,27 +1,28 @@
-"""The echo: every inbound frame goes straight back, byte-exact, in order."""
+"""The echo: every inbound frame goes straight back, byte-exact, in order.
+
+``AUDIO_HANDLER=echo`` (the default). With ``ECHO_DELAY_MS`` > 0 the caller hears
+themselves that much later (``delayed_echo.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from audio_socket.framing import AudioBytes
-from audio_socket.handlers.base import CallControl, CallHandler
-from audio_socket.protocol import CallStart
+from audio_socket import Call, CallHandler, with_settings
+from audio_socket.handlers.delayed_echo import DelayedEchoHandler
+from audio_socket.handlers.settings import EchoSettings
 
 
 class EchoHandler(CallHandler):
-    """Send each frame back the moment it arrives."""
+    """Send each frame back the moment it arrives: one call per frame, no copy."""
 
-    __slots__ = ("_send",)
+    __slots__ = ("on_audio",)
 
-    def __init__(self) -> None:
-        self._send: Callable[[AudioBytes], None] | None = None
+    def __init__(self, call: Call) -> None:
+        # The call's send is the handler's on_audio: nothing runs in between.
+        self.on_audio = call.send_audio  # type: ignore[assignment]
 
-    def on_start(self, call: CallControl, start: CallStart) -> None:
-        """Bind the call's send once, so each frame costs one call."""
-        self._send = call.send_audio
 
-    def on_audio(self, frame: bytes) -> None:
-        """Echo ``frame``; the call re-frames odd sizes into whole frames."""
-        if self._send is not None:
-            self._send(frame)
+@with_settings(EchoSettings)
+def echo(call: Call) -> CallHandler:
+    """The echo, or the delayed echo when ``ECHO_DELAY_MS`` is set."""
+    delay_ms = call.settings.echo_delay_ms if call.settings is not None else 0
+    return DelayedEchoHandler(call, delay_ms) if delay_ms else EchoHandler(call)

@@ -27,18 +27,26 @@ import functools
 import logging
 import re
 import wave
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from audio_socket.callbacks import MaybeAwaitable
-from audio_socket.errors import CloseCode
-from audio_socket.framing import AudioBytes, Reframer
-from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
-from audio_socket.prompts import PromptSource
-from audio_socket.protocol import CallEvent, CallStart
+from audio_socket import (
+    AudioBytes,
+    Call,
+    CallEnd,
+    CallEvent,
+    CallHandler,
+    CallStart,
+    HandlerFactory,
+    MaybeAwaitable,
+    Reframer,
+    with_settings,
+)
+from audio_socket.handlers.echo import echo
+from audio_socket.handlers.settings import RecorderSettings
 
 log = logging.getLogger("audio_socket")
 
@@ -183,16 +191,18 @@ def recording_path(directory: Path, start: CallStart) -> Path:
 
 
 class _RecordedCall:
-    """The call as the wrapped handler sees it: what it sends is recorded too."""
+    """The call as the wrapped handler sees it: what it sends is recorded too.
 
-    def __init__(self, call: CallControl, recording: Recording, frame_bytes: int) -> None:
+    Sending and clearing are recorded here; everything else is the call's own.
+    """
+
+    def __init__(self, call: Call, recording: Recording) -> None:
         self._call = call
         self._recording = recording
-        self._reframer = Reframer(frame_bytes)
+        self._reframer = Reframer(call.frame_bytes)
 
-    @property
-    def start(self) -> CallStart:
-        return self._call.start
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
 
     def send_audio(self, audio: AudioBytes) -> None:
         for frame in self._reframer.push(audio):
@@ -210,58 +220,29 @@ class _RecordedCall:
         self._recording.cleared()
         self._call.clear()
 
-    def play(self, audio: PromptSource, rate: int | None = None) -> Awaitable[bool]:
-        return self._call.play(audio, rate)
-
-    def played(self) -> Awaitable[bool]:
-        return self._call.played()
-
-    def notify(self, payload: Mapping[str, Any]) -> None:
-        self._call.notify(payload)
-
-    def close(self, code: CloseCode = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        self._call.close(code, reason)
-
-    async def drain(self) -> None:
-        await self._call.drain()
-
-    async def hangup(self) -> None:
-        await self._call.hangup()
-
-    async def transfer(self, ncco: Sequence[Any]) -> None:
-        await self._call.transfer(ncco)
-
-    async def say(self, text: str, language: str | None = None) -> None:
-        await self._call.say(text, language)
-
-    async def send_dtmf(self, digits: str) -> None:
-        await self._call.send_dtmf(digits)
-
 
 class RecordingHandler(CallHandler):
-    """Run ``inner`` and record the leg into ``directory``."""
+    """Run the handler ``inner`` makes, and record the leg into ``directory``."""
 
-    __slots__ = ("_directory", "_inner", "_recording")
+    __slots__ = ("_inner", "_recording")
 
-    def __init__(self, inner: CallHandler, directory: Path) -> None:
-        self._inner = inner
-        self._directory = directory
-        self._recording: Recording | None = None
-
-    def on_start(self, call: CallControl, start: CallStart) -> MaybeAwaitable:
-        """Open the leg's file (in the writer thread) and start the inner handler."""
-        path = recording_path(self._directory, start)
-        recording = Recording(path, start.sample_rate, start.frame_bytes)
-        self._recording = recording
+    def __init__(self, call: Call, inner: HandlerFactory, directory: Path) -> None:
+        start = call.start
+        self._recording = Recording(
+            recording_path(directory, start), start.sample_rate, start.frame_bytes
+        )
         observe = getattr(call, "observe_played", None)
         if callable(observe):
-            observe(recording.sent)  # the frames play() paces out
-        return self._inner.on_start(_RecordedCall(call, recording, start.frame_bytes), start)
+            observe(self._recording.sent)  # the frames play() paces out
+        self._inner = inner(cast(Call, _RecordedCall(call, self._recording)))
+
+    def on_start(self, call: Call, start: CallStart) -> MaybeAwaitable:
+        """Start the inner handler, on the recorded call."""
+        return self._inner.on_start(call, start)
 
     def on_audio(self, frame: bytes) -> MaybeAwaitable:
         """Record the caller's frame, then hand it on."""
-        if self._recording is not None:
-            self._recording.caller(frame)
+        self._recording.caller(frame)
         return self._inner.on_audio(frame)
 
     def on_event(self, event: CallEvent) -> MaybeAwaitable:
@@ -273,5 +254,10 @@ class RecordingHandler(CallHandler):
         pending = self._inner.on_end(end)
         if pending is not None:
             await pending
-        if self._recording is not None:
-            await self._recording.finish()
+        await self._recording.finish()
+
+
+@with_settings(RecorderSettings)
+def recorded_echo(call: Call) -> CallHandler:
+    """``AUDIO_HANDLER=recorder``: the echo (or delayed echo), recorded to RECORDER_DIR."""
+    return RecordingHandler(call, echo, call.settings.recorder_dir)

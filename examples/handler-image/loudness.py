@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
+from audio_socket import CallControl, CallEnd, CallHandler
 from audio_socket.protocol import CallStart
 
 LOG = logging.getLogger(__name__)

@@ -7,26 +7,25 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from audio_socket.handlers import EchoHandler
+from audio_socket.handlers.echo import echo
+from audio_socket.handlers.settings import MenuSettings, PromptSettings, RecorderSettings
 from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
-from tests.audio_socket.helpers import make_settings
-
-# The simulator's Voice REST API on loopback, for the call-control tests.
-from tests.simulator.test_rest_api import api  # noqa: F401
+from tests.audio_socket.helpers import loaded, make_settings
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the runner's own AUDIO_* and limit variables out of every test."""
-    for name in AudioSettings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
+    for settings in (AudioSettings, RecorderSettings, PromptSettings, MenuSettings):
+        for name in settings.model_fields:
+            monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[AudioServer]:
     """An echo server on a loopback port from the OS, stopped after the test."""
-    async with AudioServer(make_settings(), EchoHandler) as running:
+    async with AudioServer(make_settings(), loaded(echo)) as running:
         yield running
 
 

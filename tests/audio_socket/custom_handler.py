@@ -7,7 +7,7 @@ the control messages, a close, and a failure.
 
 from __future__ import annotations
 
-from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
+from audio_socket import CallControl, CallEnd, CallHandler
 from audio_socket.protocol import CallEvent, CallStart, Dtmf
 
 #: Every ended call, for tests to look at.
@@ -40,7 +40,7 @@ class ControlHandler(CallHandler):
         elif event.digit == "3":
             self.call.flush_audio()
         elif event.digit == "9":
-            self.call.close(reason="bye")
+            self.call.close_socket(reason="bye")
         elif event.digit == "#":
             raise RuntimeError("handler bug")
 

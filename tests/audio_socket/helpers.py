@@ -21,7 +21,8 @@ from websockets.protocol import OPEN
 
 from audio_socket.connection import CallConnection, Limits
 from audio_socket.errors import CloseCode, Outcome
-from audio_socket.handlers import EchoHandler, HandlerFactory
+from audio_socket.handlers.echo import echo
+from audio_socket.loading import LoadedHandler, prepare_handler
 from audio_socket.server import AudioServer
 from audio_socket.settings import AudioSettings
 
@@ -141,12 +142,15 @@ async def close_of(ws: ClientConnection, within: float = 10.0) -> tuple[int | No
 
 
 @asynccontextmanager
-async def running(
-    handler: HandlerFactory = EchoHandler, **settings: Any
-) -> AsyncIterator[AudioServer]:
-    """A server with these settings, stopped when the block ends."""
-    async with AudioServer(make_settings(**settings), handler) as server:
+async def running(handler: object = echo, **settings: Any) -> AsyncIterator[AudioServer]:
+    """A server running ``handler`` (either form) with these settings, stopped after."""
+    async with AudioServer(make_settings(**settings), loaded(handler)) as server:
         yield server
+
+
+def loaded(handler: object, settings: Any = None) -> LoadedHandler:
+    """``handler`` (a class, factory or coroutine function) as the server runs it."""
+    return prepare_handler(handler, getattr(handler, "__name__", "test handler"), settings)
 
 
 def calls_with(server: AudioServer, outcome: Outcome) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 
 from audio_socket.errors import CloseCode, Outcome
 from audio_socket.framing import AudioBytes, Reframer
-from audio_socket.handlers import CallEnd
+from audio_socket import CallEnd
 from audio_socket.prompts import PromptSource
 from audio_socket.protocol import CallStart
 

@@ -11,8 +11,8 @@ import os
 import pytest
 
 from audio_socket.errors import Outcome
-from audio_socket.handlers import CallHandler
-from audio_socket.handlers.base import CallControl
+from audio_socket import CallHandler
+from audio_socket import CallControl
 from audio_socket.protocol import CallStart
 from tests.audio_socket.helpers import (
     RecordingHost,

@@ -11,6 +11,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from audio_socket.errors import Outcome
+from audio_socket.handlers.echo import echo
+from audio_socket.handlers.settings import EchoSettings
 from audio_socket.server import AudioServer
 from tests.audio_socket import custom_handler
 from tests.audio_socket.helpers import (
@@ -19,6 +21,7 @@ from tests.audio_socket.helpers import (
     close_of,
     echo_round,
     eventually,
+    loaded,
     make_settings,
     metric,
     open_call,
@@ -51,7 +54,7 @@ async def test_both_uuid_forms_are_admitted(server: AudioServer, call_uuid: str)
 
 async def test_delayed_echo_arrives_after_the_delay() -> None:
     """ECHO_DELAY_MS=200: each frame returns 200 ms later, give or take a frame."""
-    settings = make_settings(echo_delay_ms=200)
+    handler = loaded(echo, EchoSettings(echo_delay_ms=200))
     delay, frame_s = 0.2, 0.02
     frames = [os.urandom(640) for _ in range(15)]
     loop = asyncio.get_running_loop()
@@ -63,7 +66,7 @@ async def test_delayed_echo_arrives_after_the_delay() -> None:
             received.append((loop.time(), frame))
         return received
 
-    server = AudioServer(settings, settings.handler_factory())
+    server = AudioServer(make_settings(), handler)
     async with server, open_call(server.port) as ws:
         receiving = asyncio.ensure_future(receive(ws))
         sent_at = []

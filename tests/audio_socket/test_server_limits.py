@@ -11,8 +11,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from audio_socket.errors import Outcome
-from audio_socket.handlers import CallHandler
-from audio_socket.handlers.base import CallControl
+from audio_socket import CallHandler
+from audio_socket import CallControl
 from audio_socket.protocol import CallStart
 from audio_socket.server import AudioServer
 from tests.audio_socket.helpers import (
