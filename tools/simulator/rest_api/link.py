@@ -1,4 +1,4 @@
-"""A simulator process's link to the Voice REST API (``rest_api.py``).
+"""A simulator process's link to the Voice REST API (``server.py``).
 
 The API checks each request (TLS, the application JWT) and forwards it here, to
 the process running the call; the call answers with Vonage's status and body
@@ -23,7 +23,7 @@ from simulator.errors import SimulatorError
 
 __all__ = ["LINK_PATH", "ApiCommand", "ApiLink", "ApiTarget"]
 
-#: Where the Voice REST API (rest_api.py) serves the links.
+#: Where the Voice REST API (server.py) serves the links.
 LINK_PATH: Final = "/_simulator/link"
 
 log = logging.getLogger("simulator.rest_link")

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from simulator.errors import UsageError
-from simulator.rest_api import VoiceApiServer
+from simulator.rest_api.server import VoiceApiServer
 
 TOKEN_VARIABLE = "SIMULATOR_API_TOKEN"  # noqa: S105 (a name, not a secret)
 

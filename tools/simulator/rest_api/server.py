@@ -1,4 +1,4 @@
-"""Vonage's Voice REST API for the simulator's calls, over HTTPS (docs/vonage-protocol.md §8).
+"""The simulator's side: Vonage's Voice REST API for its calls (docs/vonage-protocol.md §8).
 
 What it checks as Vonage does: every request carries ``Authorization: Bearer <JWT>``,
 RS256 signed by the application's private key (checked with its public key), with
@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from simulator.rest_link import LINK_PATH
+from simulator.rest_api.link import LINK_PATH
 
 __all__ = ["ApiRequest", "VoiceApiServer", "verify_application_jwt"]
 
