@@ -27,9 +27,9 @@ from typing import Any
 import httpx
 
 from simulator.errors import WebhookError
-from simulator.ncco import Action, parse_ncco_json
 from simulator.net import describe_failure, root_cause
-from simulator.signing import Signer, compact_json, query_json
+from simulator.vonage.ncco import Action, parse_ncco_json
+from simulator.vonage.signing import Signer, compact_json, query_json
 
 SUCCESS = range(200, 206)
 RETRY_STATUSES = {429, 503, 504}

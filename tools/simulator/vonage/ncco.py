@@ -1,4 +1,4 @@
-"""Parsing an NCCO the way Vonage runs it (docs/vonage-protocol.md §2).
+"""The simulator's side: an NCCO parsed the way Vonage runs it (docs/vonage-protocol.md §2).
 
 The simulator runs ``talk`` and ``connect`` to one ``websocket`` endpoint. The
 whole NCCO is checked before any of it runs, as Vonage does: an NCCO it cannot

@@ -29,9 +29,9 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, State
 
 from simulator.errors import LegError
-from simulator.ncco import WebsocketEndpoint
 from simulator.net import describe_failure
-from simulator.stream import BytesLike
+from simulator.vonage.ncco import WebsocketEndpoint
+from simulator.vonage.stream import BytesLike
 
 OPEN_TIMEOUT = 60.0  # the connect action's `timeout` default (docs/vonage-protocol.md §2)
 # The `detail` of a leg that could not be opened (docs/vonage-protocol.md §4). Which

@@ -1,6 +1,6 @@
 """Outbound calls: ``POST /v1/calls`` placed by the simulator (docs/vonage-protocol.md §8).
 
-The REST API (rest_api.py) forwards an accepted ``POST /v1/calls`` to the process
+The REST API (rest_api/server.py) forwards an accepted ``POST /v1/calls`` to the process
 that serves as the dialer (``python -m simulator callee``, or a test). It answers
 201 with ``{uuid, status, direction, conversation_uuid}`` as Vonage does, then
 runs the call: the answer request to the application's ``answer_url`` (with
@@ -16,8 +16,10 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from simulator.call import Call, CallContext, CallOptions, CallRecord
-from simulator.rest_link import ApiCommand
+from simulator.rest_api.link import ApiCommand
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext
+from simulator.vonage.records import CallOptions, CallRecord
 
 __all__ = ["Dialer"]
 

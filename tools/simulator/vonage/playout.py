@@ -1,4 +1,4 @@
-"""Vonage's playout buffer, one per call: what the caller hears, and when.
+"""The simulator's side: Vonage's playout buffer, one per call (what the caller hears, and when).
 
 docs/vonage-protocol.md §3: audio sent faster than real time is buffered, up to
 3,072 frames (about 60 s), and played at real time; ``{"action":"clear"}`` stops

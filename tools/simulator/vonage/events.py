@@ -1,4 +1,4 @@
-"""The events Vonage posts about a call's legs, and posting them without holding the call.
+"""The simulator's side: the events Vonage posts about a call's legs, sent as Vonage sends them.
 
 docs/vonage-protocol.md §5: every event carries ``from``, ``to``, ``uuid``,
 ``conversation_uuid``, ``status``, ``direction``, ``timestamp``; ``answered`` adds
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from simulator.webhook import Exchange, WebhookClient
+from simulator.vonage.webhook import Exchange, WebhookClient
 
 # Assumed (the webhook reference shows the fields, not these values): the caller's
 # network as a mobile network code of the UK range the simulated numbers are in, the

@@ -15,7 +15,7 @@ import math
 import time
 from collections import deque
 
-from simulator.stream import TICK_SECONDS, TICKS_PER_FRAME, CallAudio
+from simulator.vonage.stream import TICK_SECONDS, TICKS_PER_FRAME, CallAudio
 
 
 class Pacer:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from simulator.errors import NccoError
-from simulator.ncco import Action, parse_ncco
-from simulator.rest_link import ApiCommand
+from simulator.rest_api.link import ApiCommand
+from simulator.vonage.ncco import Action, parse_ncco
 
 __all__ = ["ApiEnd", "CallApi"]
 

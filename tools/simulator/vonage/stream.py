@@ -4,7 +4,7 @@ This is the per-frame hot path, kept to a few attribute reads and list stores:
 the pacer calls :meth:`CallAudio.send_due` on its tick, the socket calls
 :meth:`CallAudio.on_audio` for each binary message. Times go into lists
 allocated once per call; everything else is computed afterwards by
-``report.py``.
+``reports/call_report.py``.
 
 A call's audio timeline runs across reconnects, as a caller keeps talking while
 Vonage reconnects the socket: frames that fall due while no socket is open are
@@ -19,7 +19,7 @@ import time
 from typing import Protocol
 
 from simulator.audio import FRAME_MS, Signal
-from simulator.playout import Playout
+from simulator.vonage.playout import Playout
 
 BytesLike = bytes | bytearray | memoryview
 
