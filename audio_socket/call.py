@@ -161,10 +161,12 @@ class SocketCall:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None and self._fail is not None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """A task of the call or its handler raised: log it and close with 1011."""
+        if self._fail is not None:
             self._fail(exc)
 
     @property

@@ -16,8 +16,10 @@ when named, so ``import audio_socket`` loads none of them (nor numpy).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NoReturn, Protocol, cast
@@ -26,7 +28,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from app_credentials import ConfigurationError, describe_validation_error
-from audio_socket.handler import Call, CallCoroutine, CallHandler
+from audio_socket.handler import Call, CallCoroutine, CallEnd, CallHandler
 from audio_socket.inbox import Inbox
 from audio_socket.protocol import CallEvent, CallStart
 
@@ -47,13 +49,21 @@ BUILT_IN: Final = {
     "menu": "audio_socket.handlers.menu:menu",
 }
 _VARIABLE: Final = "AUDIO_HANDLER"
+#: Seconds a coroutine handler may run on after its call ended.
+END_GRACE: Final = 5.0
+
+log = logging.getLogger("audio_socket")
 
 
 class InboxCall(Call, Protocol):
-    """A call that can feed a coroutine handler: the server's, and the test double's."""
+    """A call that can run a coroutine handler: the server's, and the test double's."""
 
     def open_inboxes(self) -> tuple[Inbox[bytes], Inbox[CallEvent]]:
         """The inboxes ``audio()`` and ``events()`` read, made now."""
+        ...
+
+    def fail(self, exc: BaseException) -> None:
+        """The handler raised while the call was live: close it with 1011."""
         ...
 
 
@@ -78,27 +88,53 @@ class CoroutineHandler(CallHandler):
     """The coroutine form on the callback interface: frames and events go to inboxes.
 
     ``on_audio`` is the audio inbox's ``put``, bound once: a frame costs one call and
-    a deque append, and wakes the handler only when it waits.
+    a deque append, and wakes the handler only when it waits. When the call ends the
+    inboxes close, so ``async for`` loops end and the code after them runs (a last
+    log line, saving a transcript); the coroutine gets :data:`END_GRACE` seconds for
+    that, then it is cancelled. Tasks it spawned are cancelled at once.
     """
 
-    __slots__ = ("_audio", "_events", "_run", "on_audio", "on_event")
+    __slots__ = ("_audio", "_call", "_events", "_run", "_task", "on_audio", "on_event")
 
     def __init__(self, run: CallCoroutine, call: InboxCall) -> None:
         self._run = run
+        self._call = call
+        self._task: asyncio.Task[None] | None = None
         self._audio, self._events = call.open_inboxes()
         self.on_audio = self._audio.put  # type: ignore[assignment]
         self.on_event = self._events.put  # type: ignore[assignment]
 
     def on_start(self, call: Call, start: CallStart) -> None:
-        """Start the coroutine as a task of the call."""
-        call.spawn(self._main(call), name=f"handler {call.call_uuid}")
+        """Start the coroutine."""
+        task = self._task = asyncio.get_running_loop().create_task(
+            self._main(), name=f"handler {call.call_uuid}"
+        )
+        task.add_done_callback(self._done)
 
-    async def _main(self, call: Call) -> None:
+    async def on_end(self, end: CallEnd) -> None:
+        """Let the coroutine finish what follows its loops, for a while, then cancel it."""
+        task = self._task
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=END_GRACE)
+        if not done:
+            log.warning(
+                "call handler still running after the call ended: cancelled",
+                extra={"call_uuid": self._call.call_uuid, "grace_s": END_GRACE},
+            )
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def _main(self) -> None:
         try:
-            await self._run(call)
+            await self._run(self._call)
         finally:  # returned, raised or cancelled: frames from now on are dropped
             self._audio.finish()
             self._events.finish()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._call.fail(exc)
 
 
 def load_handler(spec: str) -> LoadedHandler:

@@ -169,7 +169,11 @@ class TestCall:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
-            self._tester.fail(exc)
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """The handler raised: the call ends with 1011."""
+        self._tester.fail(exc)
 
     # Sending
 
