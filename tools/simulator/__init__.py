@@ -4,24 +4,24 @@
 ``docs/vonage-protocol.md`` describes — signed answer request, the NCCO run (talk
 for as long as it speaks, connect), the WebSocket leg with real-time 20 ms frames,
 signed events as notifications, and a reconnect when the server closes the socket
-under the call — and reports what
-came back and what the caller heard of it. ``python -m simulator load BASE_URL
---calls N --seconds S`` runs N such calls at once and says how late its own
-frames left, so a slow simulator is never mistaken for a slow server.
+under the call — and reports what came back and what the caller heard of it.
+``python -m simulator load BASE_URL --calls N --seconds S`` runs N such calls at
+once and says how late its own frames left, so a slow simulator is never mistaken
+for a slow server.
 
-Modules, from the wire up:
+The layout, each layer importing only those below it:
 
-* ``signing`` — the signed-webhook JWT; ``webhook`` — answer and event requests,
-  with Vonage's timeouts, retries and fallback URL;
-* ``events`` — what each event carries, and notifications that never hold a call;
-* ``ncco`` — the NCCO checked and parsed; ``speech`` — how long a ``talk`` speaks;
-* ``audio`` — WAV in, stamped frames out;
-* ``stream`` — one call's frames out and matches back (the per-frame hot path);
-* ``pacer`` — the one pacing loop per process; ``leg`` — the WebSocket leg;
-* ``playout`` — Vonage's playout buffer (what the caller hears, and when);
-  ``heard`` — its timeline and real-time WAV;
-* ``call`` — one call, run as Vonage runs it; ``report`` — its figures;
-* ``load``, ``load_report`` — many calls over worker processes; ``cli`` — commands.
+* ``cli`` — parses the command line and dispatches to a front end;
+* ``frontends/`` — one per command: ``call``, ``callee``, ``load`` (worker
+  processes) and ``phone/`` (the browser softphone, its live caller and page);
+* ``setup`` — the options resolved, the REST link opened, one-line failures;
+* ``reports/`` — what calls measured: one call's report, what it heard, a load
+  run's summary and plot;
+* ``vonage/`` — the model of Vonage: signing, webhooks, events, the NCCO, the
+  socket leg, pacing, the playout buffer, one call's flow and its REST side;
+* ``rest_api/`` — Vonage's Voice REST API (``server``), a process's ``link`` to
+  it, and ``main`` (``python -m simulator api``);
+* ``audio``, ``net``, ``local_stack``, ``errors`` — shared by all of them.
 
 Measuring the simulator itself (a bare echo that costs less than it does)::
 

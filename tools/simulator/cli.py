@@ -1,61 +1,62 @@
-"""``python -m simulator call|load BASE_URL``: the command line.
+"""The simulator's command line: ``python -m simulator call|load|callee|phone|api``.
 
-Every failure ends in one line on stderr and a non-zero status, never a
-traceback: 1 when a call failed or lost audio, 2 for bad options or input,
-3 when a load run's own sending slipped (its figures measure the simulator).
+It only parses and dispatches: each command is a front end of its own
+(``frontends/``, ``rest_api/main.py``), and every failure ends in one line on
+stderr and a non-zero status, never a traceback (``setup.py`` says which).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import urlsplit
+from typing import Any, TypeAlias
 
-from simulator.audio import FRAMES_PER_SECOND, Pcm, read_wav, write_wav
-from simulator.call import (
-    DEFAULT_REGION_URL,
-    DTMF_DIGITS,
-    Call,
-    CallContext,
-    CallOptions,
-    CallRecord,
-    SignalCache,
-)
-from simulator.dialer import Dialer
-from simulator.errors import SimulatorError, UsageError
-from simulator.heard import heard_samples
-from simulator.local_stack import (
-    ApiSettings,
-    default_api,
-    default_cafile,
-    default_secret,
-    read_secret_file,
-)
-from simulator.ncco import MAX_LIMIT_SECONDS
-from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import ECHO, EXPECTATIONS, CallReport, build_report, render
-from simulator.rest_link import ApiLink
-from simulator.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID, Signer
-from simulator.webhook import Timeouts, WebhookClient
+from simulator.errors import SimulatorError
+from simulator.frontends.call import call_main
+from simulator.frontends.callee import callee_main
+from simulator.reports.call_report import ECHO, EXPECTATIONS
+from simulator.setup import EXIT_FAILED, fail
+from simulator.vonage.records import DEFAULT_REGION_URL
+from simulator.vonage.signing import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID
+from simulator.vonage.webhook import Timeouts
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
-DEFAULT_SECONDS = 10.0
-MAX_API_DELAY = 60.0
+#: What ``add_subparsers`` returns: each command is added to it.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``call`` and ``load`` commands and their options."""
+    """The commands and their options."""
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="A local Vonage: place calls through the stack."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_call(commands, common)
+    _add_load(commands, common)
+    _add_callee(commands, common)
+    _add_phone(commands, common)
+    _add_api(commands)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The options every command that places calls takes."""
     common = argparse.ArgumentParser(add_help=False)
+    _add_target_options(common)
+    _add_webhook_options(common)
+    _add_caller_options(common)
+    _add_outcome_options(common)
+    return common
+
+
+def _add_target_options(common: argparse.ArgumentParser) -> None:
+    """Where the calls go, with what audio, signed how."""
     common.add_argument("base_url", metavar="BASE_URL", help="e.g. https://localhost:8443")
     common.add_argument(
         "--seconds", type=float, help="audio per call (default: 10, or the WAV's length)"
@@ -80,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--cafile", type=Path, help="extra trusted root (default: the local stack's CA, when found)"
     )
+
+
+def _add_webhook_options(common: argparse.ArgumentParser) -> None:
+    """Vonage's webhook timeouts and the fallback URL."""
     vonage = Timeouts()
     common.add_argument(
         "--connect-timeout",
@@ -102,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--fallback-url", help="the application's fallback_answer_url (default: none)"
     )
+
+
+def _add_caller_options(common: argparse.ArgumentParser) -> None:
+    """What the answer request says about the call, and how long a talk takes."""
     common.add_argument(
         "--instant-talk",
         action="store_true",
@@ -122,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--application-id", default=DEFAULT_APPLICATION_ID, help="application_id claim"
     )
+
+
+def _add_outcome_options(common: argparse.ArgumentParser) -> None:
+    """What a call should sound like, the report's form, and the REST API."""
     common.add_argument(
         "--expect",
         choices=EXPECTATIONS,
@@ -143,10 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds the REST API holds back each answer about these calls (a slow Vonage)",
     )
 
-    parser = argparse.ArgumentParser(
-        prog="python -m simulator", description="A local Vonage: place calls through the stack."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+
+def _add_call(commands: Commands, common: argparse.ArgumentParser) -> None:
     # No abbreviations: `--secret VALUE` must not pass for `--secret-file`.
     call = commands.add_parser("call", parents=[common], help="place one call", allow_abbrev=False)
     call.add_argument("--dtmf", default="", help="key presses sent along the way, e.g. 123#")
@@ -155,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="write what the caller heard to this WAV, at its real time from the answer",
     )
+
+
+def _add_load(commands: Commands, common: argparse.ArgumentParser) -> None:
     load = commands.add_parser(
         "load", parents=[common], help="place many calls at once", allow_abbrev=False
     )
@@ -173,12 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="draw the round trips to this PNG (needs matplotlib: `make setup`)",
     )
+
+
+def _add_callee(commands: Commands, common: argparse.ArgumentParser) -> None:
     callee = commands.add_parser(
         "callee",
         parents=[common],
         help="answer the outbound calls the application places (python -m webhooks dial)",
     )
     callee.add_argument("--calls", type=int, default=1, help="outbound calls to answer, then exit")
+
+
+def _add_phone(commands: Commands, common: argparse.ArgumentParser) -> None:
     phone = commands.add_parser(
         "phone",
         parents=[common],
@@ -187,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     phone.add_argument("--host", default="127.0.0.1", help="the page's address (loopback only)")
     phone.add_argument("--port", type=int, default=8089, help="the page's port (0: any free one)")
+
+
+def _add_api(commands: Commands) -> None:
     api = commands.add_parser(
         "api",
         help="serve Vonage's Voice REST API for the simulator's calls (the local stack runs it)",
@@ -198,7 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--public-key", type=Path, required=True, help="its public key (PEM)")
     api.add_argument("--certfile", type=Path, required=True, help="TLS certificate chain")
     api.add_argument("--keyfile", type=Path, required=True, help="TLS private key")
-    return parser
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -212,260 +234,24 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What the options resolve to, checked."""
-
-    base_url: str
-    seconds: float
-    wav: Pcm | None
-    secret: str | None
-    cafile: Path | None
-    timeouts: Timeouts
-    api_key: str
-    application_id: str
-    get: bool
-    fallback_url: str | None = None
-    instant_talk: bool = False
-    region_url: str = DEFAULT_REGION_URL
-    from_user: str | None = None
-    custom_data: dict[str, Any] | None = None
-    #: What each call should sound like (``report.build_report``).
-    expect: str = ECHO
-    #: The Voice REST API the calls' REST requests come through, if any.
-    api: ApiSettings | None = None
-    api_delay: float = 0.0
-
-    def signer(self) -> Signer | None:
-        """The webhook signer, or None when sending unsigned."""
-        if self.secret is None:
-            return None
-        return Signer(self.secret, self.api_key, self.application_id)
-
-    def call_options(self, **extra: Any) -> CallOptions:
-        """The options of one call placed with this set-up."""
-        return CallOptions(
-            self.base_url,
-            self.seconds,
-            post=not self.get,
-            instant_talk=self.instant_talk,
-            fallback_url=self.fallback_url,
-            region_url=self.region_url,
-            from_user=self.from_user,
-            custom_data=self.custom_data,
-            **extra,
-        )
-
-
-def resolve(args: argparse.Namespace) -> Setup:
-    """Check the options and find the defaults (secret, CA, duration)."""
-    url = urlsplit(args.base_url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise UsageError(f"BASE_URL must be an http(s) URL, not {args.base_url!r}")
-    wav = read_wav(args.wav) if args.wav else None
-    seconds = args.seconds
-    if seconds is None:
-        seconds = wav.seconds if wav else DEFAULT_SECONDS
-    if not 1 / FRAMES_PER_SECOND <= seconds <= MAX_LIMIT_SECONDS:  # Vonage's connect limit
-        raise UsageError(f"--seconds must be between 0.02 and {MAX_LIMIT_SECONDS}")
-    timeouts = Timeouts(args.connect_timeout, args.answer_timeout, args.event_timeout)
-    for name in ("connect", "answer", "event"):
-        if getattr(timeouts, name) <= 0:
-            raise UsageError(f"--{name}-timeout must be positive")
-    for problem in timeouts.outside_vonage():
-        print(f"simulator: note: {problem}: Vonage would not accept it", file=sys.stderr)
-    for option, value in (("--fallback-url", args.fallback_url), ("--region-url", args.region_url)):
-        if value is not None and urlsplit(value).scheme not in ("http", "https"):
-            raise UsageError(f"{option} must be an http(s) URL, not {value!r}")
-    if args.custom_data is not None and args.from_user is None:
-        raise UsageError("--custom-data comes with an app call: give --from-user too")
-    secret = None
-    if not args.unsigned:
-        secret = read_secret_file(args.secret_file) if args.secret_file else default_secret()
-    if secret is None and not args.unsigned:
-        raise UsageError(
-            "no signature secret: set VONAGE_SIGNATURE_SECRET, pass --secret-file, start the"
-            " local stack (its .stack/secrets.env), or send --unsigned"
-        )
-    cafile = args.cafile or default_cafile()
-    if args.cafile is not None and not args.cafile.is_file():
-        raise UsageError(f"--cafile {args.cafile} does not exist")
-    return Setup(
-        base_url=args.base_url,
-        seconds=seconds,
-        wav=wav,
-        secret=secret,
-        cafile=cafile,
-        timeouts=timeouts,
-        api_key=args.api_key,
-        application_id=args.application_id,
-        get=args.get,
-        fallback_url=args.fallback_url,
-        instant_talk=args.instant_talk,
-        region_url=args.region_url,
-        from_user=args.from_user,
-        custom_data=args.custom_data,
-        expect=args.expect,
-        api=None if args.no_api else default_api(),
-        api_delay=_api_delay(args.api_delay),
-    )
-
-
-def _api_delay(seconds: float) -> float:
-    if not 0 <= seconds <= MAX_API_DELAY:
-        raise UsageError(f"--api-delay must be between 0 and {MAX_API_DELAY:g} seconds")
-    return seconds
-
-
-async def open_api_link(setup: Setup) -> ApiLink | None:
-    """The link to the local stack's Voice REST API, when there is one."""
-    if setup.api is None:
-        return None
-    context = client_ssl_context(setup.api.cafile)
-    link = ApiLink(setup.api.url, setup.api.token, context, setup.api_delay)
-    try:
-        await link.open()
-    except SimulatorError as exc:
-        # A stack stopped uncleanly can leave its api.env behind: the calls still run,
-        # and any REST request about them gets 404.
-        print(
-            f"simulator: warning: {exc}; REST requests about these calls get 404",
-            file=sys.stderr,
-        )
-        return None
-    return link
-
-
-async def call_command(args: argparse.Namespace) -> int:
-    """``call``: one call, its report, its WAV."""
-    setup = resolve(args)
-    if set(args.dtmf) - DTMF_DIGITS:
-        raise UsageError(f"--dtmf takes 0-9, * and #, not {args.dtmf!r}")
-    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeouts)
-    pacer = Pacer()
-    # Progress goes where the report goes, so that it reads in order however the two
-    # streams are shown; with --json, stdout is the JSON object alone.
-    progress = sys.stderr if args.json else sys.stdout
-    link = await open_api_link(setup)
-    context = CallContext(
-        webhooks,
-        pacer,
-        SignalCache(setup.seconds, setup.wav),
-        setup.signer(),
-        say=functools.partial(_say, progress),
-        api_link=link,
-    )
-    options = setup.call_options(dtmf=args.dtmf, keep_audio=args.out is not None)
-    try:
-        record = await Call(options, context).run()
-    finally:
-        await pacer.close()
-        await webhooks.aclose()
-        if link is not None:
-            await link.close()
-    report = build_report(record, setup.expect)
-    if args.out is not None and record.audio is not None:
-        heard = heard_samples(
-            record.audio.playout, record.audio.rate, record.started_at, record.ended_at
-        )
-        write_wav(args.out, record.audio.rate, [heard.tobytes()])
-    print(json.dumps(report.as_dict()) if args.json else render(report))
-    if report.error:
-        print(f"simulator: {report.error}", file=sys.stderr)
-    return EXIT_OK if report.passed else EXIT_FAILED
-
-
-async def callee_main(args: argparse.Namespace) -> int:
-    """``callee``: be the phone the application dials; one report per call."""
-    try:
-        return await callee_command(args)
-    except SimulatorError as exc:
-        return fail(exc)
-
-
-async def callee_command(args: argparse.Namespace) -> int:
-    """Serve as the dialer of the local stack's REST API until ``--calls`` have ended."""
-    setup = resolve(args)
-    if args.calls < 1:
-        raise UsageError("--calls must be at least 1")
-    link = await open_api_link(setup)
-    if link is None:
-        raise UsageError("callee needs the local stack's Voice REST API: start `make run` first")
-    webhooks = WebhookClient(client_ssl_context(setup.cafile), setup.signer(), setup.timeouts)
-    pacer = Pacer()
-    progress = sys.stderr if args.json else sys.stdout
-    say = functools.partial(_say, progress)
-    context = CallContext(
-        webhooks, pacer, SignalCache(setup.seconds, setup.wav), setup.signer(), say, link
-    )
-    reports: list[CallReport] = []
-    done = asyncio.Event()
-
-    def on_record(record: CallRecord) -> None:
-        report = build_report(record)
-        reports.append(report)
-        print(json.dumps(report.as_dict()) if args.json else render(report), flush=True)
-        if len(reports) >= args.calls:
-            done.set()
-
-    try:
-        await link.serve_dialer(Dialer(context, setup.call_options(), on_record))
-        say(f"waiting for {args.calls} outbound call(s): python -m webhooks dial NUMBER")
-        await done.wait()
-    finally:
-        await pacer.close()
-        await webhooks.aclose()
-        await link.close()
-    return EXIT_OK if all(report.passed for report in reports) else EXIT_FAILED
-
-
-def _say(stream: TextIO, line: str) -> None:
-    print(f"  {line}", file=stream, flush=True)
-
-
-async def call_main(args: argparse.Namespace) -> int:
-    """``call`` with its failures turned into one line and a status."""
-    try:
-        return await call_command(args)
-    except SimulatorError as exc:
-        return fail(exc)
-
-
-def load_main(args: argparse.Namespace) -> int:
-    """``load`` with its failures turned into one line and a status."""
-    from simulator.load import load_command  # noqa: PLC0415 (rich and matplotlib: load only)
-
-    try:
-        return load_command(args, resolve(args))
-    except SimulatorError as exc:
-        return fail(exc)
-
-
-def fail(exc: SimulatorError) -> int:
-    """Print a failure as one line; its exit status."""
-    if isinstance(exc, UsageError):
-        print(f"simulator: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"simulator: {exc}", file=sys.stderr)
-    return EXIT_FAILED
-
-
 def _run_command(args: argparse.Namespace) -> int:
     if args.command == "call":
         return asyncio.run(call_main(args))
     if args.command == "callee":
         return asyncio.run(callee_main(args))
     if args.command == "phone":
-        from simulator.phone_main import phone_main  # noqa: PLC0415
+        from simulator.frontends.phone.main import phone_main  # noqa: PLC0415
 
         return asyncio.run(phone_main(args))
     if args.command == "api":
-        from simulator.api_main import api_main  # noqa: PLC0415 (uvicorn: api only)
+        from simulator.rest_api.main import api_main  # noqa: PLC0415 (uvicorn: api only)
 
         try:
             return api_main(args)
         except SimulatorError as exc:
             return fail(exc)
+    from simulator.frontends.load import load_main  # noqa: PLC0415 (rich and matplotlib: load only)
+
     return load_main(args)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from simulator.playout import AUDIBLE, DROPPED, FRAME_SECONDS, Playout, Segment
+from simulator.vonage.playout import AUDIBLE, DROPPED, FRAME_SECONDS, Playout, Segment
 
 #: A longer break between two stretches of audio is silence, not an underrun.
 UNDERRUN_MAX_SECONDS = 1.0

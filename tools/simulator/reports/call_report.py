@@ -24,10 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.audio import FRAME_MS
-from simulator.call import CallRecord, LegRecord
-from simulator.heard import AUDIO, SILENCE, Heard, render_heard, summarize
-from simulator.playout import CAPACITY
-from simulator.stream import FRAME_SECONDS, CallAudio
+from simulator.reports.heard import AUDIO, SILENCE, Heard, render_heard, summarize
+from simulator.vonage.playout import CAPACITY
+from simulator.vonage.records import CallRecord, LegRecord
+from simulator.vonage.stream import FRAME_SECONDS, CallAudio
 
 Floats = npt.NDArray[np.float64]
 

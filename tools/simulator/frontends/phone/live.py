@@ -1,9 +1,9 @@
 """A live caller for the call flow: frames from a person's microphone, the heard audio back.
 
 ``simulator call`` sends a signal built before the call; the browser phone
-(``phone.py``) sends what a microphone captures, as it comes. :class:`LiveAudio`
-is the same :class:`~simulator.stream.CallAudio` the call flow already drives
-(``call.Call`` runs it unchanged), with two differences:
+(``server.py``) sends what a microphone captures, as it comes. :class:`LiveAudio`
+is the same :class:`~simulator.vonage.stream.CallAudio` the call flow already drives
+(``vonage.call.Call`` runs it unchanged), with two differences:
 
 - its frames are not planned: :meth:`LiveAudio.feed` stamps each frame as it
   arrives (the same low-bit stamp as ``audio.stamp_frames``, so that the echo
@@ -26,8 +26,8 @@ from collections import deque
 from collections.abc import Callable
 
 from simulator.audio import FRAMES_PER_SECOND, STAMP_BITS, Signal, frame_bytes
-from simulator.playout import FRAME_SECONDS, Playout
-from simulator.stream import BytesLike, CallAudio
+from simulator.vonage.playout import FRAME_SECONDS, Playout
+from simulator.vonage.stream import BytesLike, CallAudio
 
 #: A frame due this soon is sent now rather than on a timer (a timer's own slack).
 SEND_NOW_SECONDS = 0.002

@@ -1,9 +1,9 @@
-"""``python -m simulator phone``: a softphone in the browser, served on loopback.
+"""The browser phone's server: a softphone in the browser, served on loopback.
 
 A browser can neither sign webhooks nor set the socket's ``Authorization``
 header, so the page talks only to this server, never to the stack: each
 WebSocket the page opens on ``/call`` is one call, run by the same call flow as
-``simulator call`` (``call.Call``) with the page's microphone as its live caller
+``simulator call`` (``vonage/call.py``) with the page's microphone as its live caller
 (``live.py``). Page to server:
 
 - binary: one 20 ms frame of 16-bit little-endian PCM at the call's rate, paced
@@ -34,13 +34,15 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from simulator.audio import FRAME_MS, frame_bytes
-from simulator.call import DTMF_DIGITS, Call, CallContext, CallOptions, SignalCache
-from simulator.live import LiveAudio
-from simulator.pacer import Pacer
-from simulator.report import ECHO, CallReport, build_report
-from simulator.rest_link import ApiLink
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.frontends.phone.live import LiveAudio
+from simulator.reports.call_report import ECHO, CallReport, build_report
+from simulator.rest_api.link import ApiLink
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import DTMF_DIGITS, CallOptions
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 
 #: Calls at once: the phone is for a person or two, not a load generator (``load``).
 MAX_CALLS: Final = 4
@@ -59,7 +61,7 @@ CSP: Final = "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-i
 
 def load_page() -> dict[str, tuple[bytes, str]]:
     """The page's files, read once: path -> (body, content type)."""
-    folder = resources.files("simulator") / "phone_page"
+    folder = resources.files("simulator.frontends.phone") / "page"
     return {path: ((folder / name).read_bytes(), kind) for path, (name, kind) in PAGE_FILES.items()}
 
 

@@ -1,7 +1,7 @@
-"""``load``: many calls at once, spread over worker processes.
+"""``python -m simulator load BASE_URL``: many calls at once, spread over worker processes.
 
 Each worker runs its share of the calls on one event loop with one pacer (see
-``pacer.py``), and reports progress twice a second and its call reports at the
+``vonage/pacer.py``), and reports progress twice a second and its call reports at the
 end through a pipe. The parent only draws the live progress and the summary,
 so its work never delays a frame.
 
@@ -20,21 +20,29 @@ import importlib.util
 import multiprocessing
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.synchronize import Event as EventType
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
-from simulator.call import VARIANTS, Call, CallContext, SignalCache
-from simulator.cli import open_api_link
 from simulator.errors import SimulatorError, UsageError
-from simulator.load_report import LoadSummary, Progress, render_progress, render_summary, summarize
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import CallReport, build_report
-from simulator.webhook import WebhookClient
+from simulator.reports.call_report import build_report
+from simulator.reports.load_report import (
+    Progress,
+    WorkerResult,
+    render_progress,
+    render_summary,
+    summarize,
+)
+from simulator.setup import Setup, fail, open_api_link, resolve
+from simulator.vonage.call import Call
+from simulator.vonage.context import VARIANTS, CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallRecord
+from simulator.vonage.webhook import WebhookClient
 
 PROGRESS_EVERY = 0.5
 START_TIMEOUT = 60.0
@@ -48,20 +56,10 @@ class WorkerSpec:
     """One worker's share: the start offsets (s) of its calls."""
 
     index: int
-    setup: Any  # cli.Setup (kept loose to avoid an import cycle)
+    setup: Setup
     offsets: list[float]
     #: ``uvloop`` or ``asyncio``: the event loop the worker runs on.
     loop: str = "asyncio"
-
-
-@dataclass
-class WorkerResult:
-    """What a worker sends back at the end."""
-
-    index: int
-    reports: list[CallReport] = field(default_factory=list)
-    error: str | None = None
-    cpu_percent: float = 0.0  # of one core, from the first call's start to the last's end
 
 
 def split_offsets(calls: int, ramp: float, workers: int) -> list[list[float]]:
@@ -150,13 +148,17 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     pipe.send(("done", WorkerResult(spec.index, reports, cpu_percent=round(busy, 1))))
 
 
-async def _placed(call: Call, at: float) -> Any:
+async def _placed(call: Call, at: float) -> CallRecord:
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     return await call.run()
 
 
 async def _report_progress(
-    index: int, calls: list[Call], tasks: list[asyncio.Task[Any]], pacer: Pacer, pipe: Connection
+    index: int,
+    calls: list[Call],
+    tasks: list[asyncio.Task[CallRecord]],
+    pacer: Pacer,
+    pipe: Connection,
 ) -> None:
     while True:
         await asyncio.sleep(PROGRESS_EVERY)
@@ -175,7 +177,15 @@ async def _report_progress(
         pipe.send(("progress", index, progress))
 
 
-def load_command(args: argparse.Namespace, setup: Any) -> int:
+def load_main(args: argparse.Namespace) -> int:
+    """``load`` with its failures turned into one line and a status."""
+    try:
+        return load_command(args, resolve(args))
+    except SimulatorError as exc:
+        return fail(exc)
+
+
+def load_command(args: argparse.Namespace, setup: Setup) -> int:
     """Run the load; print the summary; the exit status."""
     if args.calls < 1:
         raise UsageError("--calls must be at least 1")
@@ -195,7 +205,7 @@ def load_command(args: argparse.Namespace, setup: Any) -> int:
     results = run_workers(specs, args)
     summary = summarize(results, args.calls, time.monotonic() - started, args.workers, loop)
     if args.plot is not None:
-        from simulator.load_plot import plot_round_trips  # noqa: PLC0415 (matplotlib: slow)
+        from simulator.reports.load_plot import plot_round_trips  # noqa: PLC0415 (matplotlib: slow)
 
         plot_round_trips([r for w in results for r in w.reports], summary, args, args.plot)
     render_summary(summary, as_json=args.json)
@@ -266,6 +276,3 @@ def _collect(
                 started_at = time.monotonic()
             show(progress, started_at)
     return [results[i] for i in sorted(results)]
-
-
-__all__ = ["LoadSummary", "load_command"]

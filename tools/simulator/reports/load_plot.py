@@ -21,8 +21,8 @@ from typing import Any, Final
 import numpy as np
 
 from simulator.errors import UsageError
-from simulator.load_report import LoadSummary, round_trips
-from simulator.report import CallReport, Floats
+from simulator.reports.call_report import CallReport, Floats
+from simulator.reports.load_report import LoadSummary, round_trips
 
 __all__ = ["draw_round_trips", "plot_round_trips"]
 

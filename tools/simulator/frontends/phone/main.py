@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import ipaddress
 
-from simulator.cli import fail, open_api_link, resolve
 from simulator.errors import SimulatorError, UsageError
+from simulator.frontends.phone.server import Phone, PhoneServer
 from simulator.net import client_ssl_context
-from simulator.phone import Phone, PhoneServer
-from simulator.webhook import WebhookClient
+from simulator.setup import fail, open_api_link, resolve
+from simulator.vonage.webhook import WebhookClient
 
 
 def loopback(host: str) -> str:

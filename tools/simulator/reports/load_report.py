@@ -8,8 +8,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from rich.console import Console, Group
@@ -17,10 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from simulator.report import CallReport, Floats, percentiles
-
-if TYPE_CHECKING:
-    from simulator.load import WorkerResult
+from simulator.reports.call_report import CallReport, Floats, percentiles
 
 # The simulator's own target: it keeps its calls on schedule with p99 lateness under 5 ms.
 LATENESS_LIMIT_MS = 5.0
@@ -37,6 +34,16 @@ class Progress:
     received: int = 0
     reconnects: int = 0
     late_p99_ms: float = 0.0
+
+
+@dataclass
+class WorkerResult:
+    """What a load worker sends back at the end."""
+
+    index: int
+    reports: list[CallReport] = field(default_factory=list)
+    error: str | None = None
+    cpu_percent: float = 0.0  # of one core, from the first call's start to the last's end
 
 
 @dataclass
