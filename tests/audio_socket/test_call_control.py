@@ -19,7 +19,7 @@ from audio_socket.handlers.base import CallControl, CallHandler
 from audio_socket.protocol import CallEvent, CallStart, Dtmf
 from audio_socket.server import AudioServer
 from tests.audio_socket.helpers import close_of, eventually, make_settings, open_call
-from tests.simulator.test_rest_api import (
+from tests.simulator.rest_api.helpers import (
     APP_ID,
     KEY,
     OTHER_KEY,

@@ -24,11 +24,11 @@ import numpy.typing as npt
 import pytest
 import soxr
 
+from simulator.frontends.phone.server import Phone, PhoneServer
 from simulator.net import client_ssl_context
-from simulator.phone import Phone, PhoneServer
-from simulator.rest_link import ApiLink
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.rest_api.link import ApiLink
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from stack import Stack
 from tests.browser.__main__ import CHROMIUM
 from tests.e2e.conftest import start_stack

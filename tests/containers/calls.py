@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import CallReport, build_report
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.reports.call_report import CallReport, build_report
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from tests.reliability.helpers import ECHOING_FRAMES, echoed
 
 #: Loose bound on anything a test waits for (a loaded 2-core machine).

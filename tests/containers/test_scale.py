@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from simulator.call import Call
-from simulator.report import CallReport
+from simulator.reports.call_report import CallReport
+from simulator.vonage.call import Call
 from tests.containers.calls import TIMEOUT, calls_to
 from tests.containers.conftest import new_project
 from tests.containers.engine import Engine

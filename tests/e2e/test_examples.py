@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import CallReport, build_report
-from simulator.rest_link import ApiLink
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.reports.call_report import CallReport, build_report
+from simulator.rest_api.link import ApiLink
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from stack import Stack
 from tests.e2e.conftest import start_stack
 from tests.e2e.helpers import wait_idle

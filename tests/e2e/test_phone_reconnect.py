@@ -13,10 +13,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from simulator.frontends.phone.server import Phone, PhoneServer
 from simulator.net import client_ssl_context
-from simulator.phone import Phone, PhoneServer
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from stack import Stack
 from tests.e2e.helpers import TIMEOUT, calls_active, wait_idle
 

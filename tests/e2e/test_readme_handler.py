@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import build_parser, call_main
+from simulator.cli import build_parser
+from simulator.frontends.call import call_main
 from stack import Stack
 from tests.e2e.conftest import start_stack
 

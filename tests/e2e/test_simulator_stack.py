@@ -14,13 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
-from simulator.cli import build_parser, call_main, load_main
+from simulator.cli import build_parser
+from simulator.frontends.call import call_main
+from simulator.frontends.load import load_main
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import build_report
-from simulator.signing import Signer
-from simulator.webhook import WebhookClient
+from simulator.reports.call_report import build_report
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import WebhookClient
 from stack import Stack
 from tests.e2e.helpers import TIMEOUT, calls_active, wait_idle
 

@@ -21,13 +21,15 @@ import httpx
 import jwt
 import numpy as np
 
-from simulator.call import Call, CallContext, CallOptions, SignalCache
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import CallReport, build_report
-from simulator.signing import Signer
-from simulator.stream import FRAME_SECONDS
-from simulator.webhook import WebhookClient
+from simulator.reports.call_report import CallReport, build_report
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions
+from simulator.vonage.signing import Signer
+from simulator.vonage.stream import FRAME_SECONDS
+from simulator.vonage.webhook import WebhookClient
 from stack import Replica, Stack
 from tests.e2e.helpers import calls_active
 

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from simulator.speech import talk_seconds
+from simulator.vonage.speech import talk_seconds
 from stack import Stack
 from tests.e2e.helpers import fetch_ncco, first_message, socket_endpoint, stack_client
 from tests.reliability.conftest import started

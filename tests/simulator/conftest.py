@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from simulator.cli import build_parser, call_main
+from simulator.cli import build_parser
+from simulator.frontends.call import call_main
 from tests.simulator.certs import ServerCert, make_server_cert
 from tests.simulator.fakes import (
     SECRET,

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import build_parser, call_main
+from simulator.cli import build_parser
 from simulator.errors import UsageError
+from simulator.frontends.call import call_main
 from simulator.local_stack import read_secret_file
 
 

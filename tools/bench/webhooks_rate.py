@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bench.procs import LOOPBACK, Process, Processes, free_port, http_ok, wait_ready
-from simulator.signing import Signer, compact_json
+from simulator.vonage.signing import Signer, compact_json
 
 CONCURRENCY: Final = 32
 #: Requests signed ahead of the closed loop, per second of it: above any rate reached.

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.signing import Signer, compact_json, payload_hash, query_json
-from simulator.webhook import WebhookClient
+from simulator.vonage.signing import Signer, compact_json, payload_hash, query_json
+from simulator.vonage.webhook import WebhookClient
 from webhooks.signatures import SignatureVerifier
 
 SECRET = "a-signature-secret-long-enough-for-hs256"

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from simulator.errors import UsageError
-from simulator.load import WorkerResult
-from simulator.load_plot import draw_round_trips, plot_round_trips
-from simulator.load_report import summarize
-from simulator.report import CallReport
-from tests.simulator.test_load import passing_report
+from simulator.reports.call_report import CallReport
+from simulator.reports.load_plot import draw_round_trips, plot_round_trips
+from simulator.reports.load_report import WorkerResult, summarize
+from tests.simulator.reports.records import passing_report
 
 ARGS = argparse.Namespace(
     base_url="https://localhost:8443", seconds=20.0, ramp=2.0, calls=8, workers=2

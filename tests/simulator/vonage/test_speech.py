@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.speech import LEAD_SECONDS, WORDS_PER_MINUTE, speech_seconds, talk_seconds
+from simulator.vonage.speech import LEAD_SECONDS, WORDS_PER_MINUTE, speech_seconds, talk_seconds
 
 
 def test_words_at_the_stated_rate() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from simulator.call_api import CallApi
-from simulator.ncco import Talk
-from simulator.rest_link import ApiCommand
+from simulator.rest_api.link import ApiCommand
+from simulator.vonage.call_api import CallApi
+from simulator.vonage.ncco import Talk
 
 
 def _command(action: str, body: Any = None) -> ApiCommand:

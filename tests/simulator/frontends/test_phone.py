@@ -1,4 +1,4 @@
-"""The browser phone's server (tools/simulator/phone.py): its page, the hosts and origins it
+"""The browser phone's server (frontends/phone/server.py): its page, the hosts and origins it
 answers, and a call's answers to bad input, without a stack (the answer URL refuses)."""
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from simulator.call import Call, CallContext, CallOptions, LegRecord, SignalCache
-from simulator.live import LiveAudio
-from simulator.pacer import Pacer
-from simulator.phone import MAX_CALLS, Phone, PhoneServer, reconnect_gaps
-from simulator.webhook import WebhookClient
+from simulator.frontends.phone.live import LiveAudio
+from simulator.frontends.phone.server import MAX_CALLS, Phone, PhoneServer, reconnect_gaps
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions, LegRecord
+from simulator.vonage.webhook import WebhookClient
 
 
 def closed_port() -> int:

@@ -1,4 +1,4 @@
-"""The live caller (tools/simulator/live.py): frames stamped as they come, matched when they
+"""The live caller (frontends/phone/live.py): frames stamped as they come, matched when they
 come back, and Vonage's playout passing on what the caller hears when it plays."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import time
 
 from simulator.audio import Signal, read_stamp
-from simulator.live import AHEAD_FRAMES, MATCH_FRAMES, LiveAudio, LivePlayout
-from simulator.playout import FRAME_SECONDS
+from simulator.frontends.phone.live import AHEAD_FRAMES, MATCH_FRAMES, LiveAudio, LivePlayout
+from simulator.vonage.playout import FRAME_SECONDS
 
 
 class Sink:

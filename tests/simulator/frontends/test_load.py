@@ -9,45 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator import load
-from simulator.cli import build_parser, load_main
+from simulator.cli import build_parser
 from simulator.errors import UsageError
-from simulator.load import WorkerResult, resolve_loop, split_offsets
-from simulator.load_report import LATENESS_LIMIT_MS, summarize
-from simulator.report import CallReport, build_report
+from simulator.frontends import load
+from simulator.frontends.load import load_main, resolve_loop, split_offsets
+from simulator.setup import resolve
 from tests.simulator.conftest import StartStack
-from tests.simulator.test_report import leg, make_record, send
 
 
 def test_split_offsets() -> None:
     """Starts spread evenly over the ramp, dealt round-robin to the workers."""
     assert split_offsets(5, 1.0, 2) == [[0.0, 0.4, 0.8], [0.2, 0.6]]
     assert split_offsets(3, 0.0, 1) == [[0.0, 0.0, 0.0]]
-
-
-def passing_report(*, late: float = 0.0) -> CallReport:
-    """A passed call whose frames left ``late`` seconds behind schedule."""
-    record, audio = make_record()
-    record.legs = [leg(1, 0, 10)]
-    send(audio, range(10), late=late)
-    return build_report(record)
-
-
-def test_summary_flags_a_slipped_simulator() -> None:
-    """p99 send lateness at or over 5 ms marks the run as slipped."""
-    on_time = summarize([WorkerResult(0, [passing_report(late=0.001)])], 1, 1.0, 1)
-    assert not on_time.slipped
-    assert on_time.calls_passed == 1
-    slow = summarize([WorkerResult(0, [passing_report(late=LATENESS_LIMIT_MS / 1000)])], 1, 1.0, 1)
-    assert slow.slipped
-    assert slow.worker_lateness_p99_ms == [pytest.approx(5.0, abs=0.01)]
-
-
-def test_summary_counts_missing_calls_as_failed() -> None:
-    """A worker that died counts its calls as failed and names the error."""
-    summary = summarize([WorkerResult(0, error="boom")], 3, 1.0, 1)
-    assert summary.calls_failed == 3
-    assert summary.errors == {"worker 0: boom": 1}
 
 
 def test_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,7 +44,7 @@ def test_plot_without_matplotlib_is_refused_before_the_run(
         ["load", "https://localhost:8443", "--calls", "1", "--plot", "rtt.png", "--unsigned"]
     )
     with pytest.raises(UsageError, match=r"--plot needs matplotlib.*make setup"):
-        load.load_command(args, None)
+        load.load_command(args, resolve(args))
 
 
 @pytest.mark.parametrize(("loop", "used"), [("auto", "uvloop"), ("asyncio", "asyncio")])

@@ -291,9 +291,11 @@ async def test_answered_and_completed_fields_on_the_wire(
 
 async def test_calls_set_up_while_others_listen_to_their_talk(start_stack: StartStack) -> None:
     """One set-up slot, three calls: a talk frees the slot, so the upgrades come together."""
-    from simulator.call import Call, CallContext, CallOptions, SignalCache  # noqa: PLC0415
-    from simulator.pacer import Pacer  # noqa: PLC0415
-    from simulator.webhook import WebhookClient  # noqa: PLC0415
+    from simulator.vonage.call import Call  # noqa: PLC0415
+    from simulator.vonage.context import CallContext, SignalCache  # noqa: PLC0415
+    from simulator.vonage.pacer import Pacer  # noqa: PLC0415
+    from simulator.vonage.records import CallOptions  # noqa: PLC0415
+    from simulator.vonage.webhook import WebhookClient  # noqa: PLC0415
 
     holder: list[Any] = []
     stack = await start_stack(
@@ -326,9 +328,11 @@ async def test_calls_set_up_while_others_listen_to_their_talk(start_stack: Start
 )
 async def test_the_call_leg_uuid_form(extra: dict[str, Any], form: re.Pattern[str]) -> None:
     """32 hex digits for an inbound phone leg; dashed for an app or an outbound call."""
-    from simulator.call import Call, CallContext, CallOptions, SignalCache  # noqa: PLC0415
-    from simulator.pacer import Pacer  # noqa: PLC0415
-    from simulator.webhook import WebhookClient  # noqa: PLC0415
+    from simulator.vonage.call import Call  # noqa: PLC0415
+    from simulator.vonage.context import CallContext, SignalCache  # noqa: PLC0415
+    from simulator.vonage.pacer import Pacer  # noqa: PLC0415
+    from simulator.vonage.records import CallOptions  # noqa: PLC0415
+    from simulator.vonage.webhook import WebhookClient  # noqa: PLC0415
 
     webhooks = WebhookClient(ssl.create_default_context(), None)
     pacer = Pacer()

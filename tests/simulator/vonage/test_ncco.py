@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from simulator.errors import NccoError
-from simulator.ncco import Authorization, Connect, Talk, parse_ncco, parse_ncco_json
+from simulator.vonage.ncco import Authorization, Connect, Talk, parse_ncco, parse_ncco_json
 from tests.simulator.fakes import TOKEN, connect_ncco
 
 GOOD = connect_ncco("wss://localhost:8443/socket", "https://localhost:8443/webhooks/events")

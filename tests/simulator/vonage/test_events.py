@@ -7,7 +7,7 @@ import re
 import ssl
 import time
 
-from simulator.events import (
+from simulator.vonage.events import (
     ORDER_PATIENCE,
     Direction,
     DisconnectedBy,
@@ -18,7 +18,7 @@ from simulator.events import (
     phone_leg_uuid,
     timestamp,
 )
-from simulator.webhook import Exchange, Timeouts, WebhookClient
+from simulator.vonage.webhook import Exchange, Timeouts, WebhookClient
 from tests.simulator.fakes import FakeWebhooks, Reply, Request
 
 DASHED = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from simulator.heard import AUDIO, SILENCE, TALK, UNDERRUN, heard_samples, timeline
-from simulator.playout import CAPACITY, FRAME_SECONDS, Playout
+from simulator.reports.heard import AUDIO, SILENCE, TALK, UNDERRUN, heard_samples, timeline
+from simulator.vonage.playout import CAPACITY, FRAME_SECONDS, Playout
 
 F = FRAME_SECONDS
 LOUD = b"\x01\x02" * 320

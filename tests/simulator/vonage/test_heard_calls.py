@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_socket.handlers import CallControl, CallEnd, CallHandler, HandlerFactory
+from audio_socket import CallControl, CallEnd, CallHandler, HandlerFactory
 from audio_socket.handlers.barge_in import BargeInHandler
 from audio_socket.handlers.echo import EchoHandler
 from audio_socket.handlers.menu import MenuHandler
@@ -26,13 +26,15 @@ from audio_socket.handlers.recorder import RecordingHandler
 from audio_socket.protocol import CallStart
 from audio_socket.server import AudioServer
 from simulator.audio import FRAME_MS, Pcm, read_stamp
-from simulator.call import Call, CallContext, CallOptions, CallRecord, SignalCache
-from simulator.heard import AUDIO, heard_samples
 from simulator.net import client_ssl_context
-from simulator.pacer import Pacer
-from simulator.report import CallReport, build_report
-from simulator.signing import Signer
-from simulator.webhook import Timeouts, WebhookClient
+from simulator.reports.call_report import CallReport, build_report
+from simulator.reports.heard import AUDIO, heard_samples
+from simulator.vonage.call import Call
+from simulator.vonage.context import CallContext, SignalCache
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.records import CallOptions, CallRecord
+from simulator.vonage.signing import Signer
+from simulator.vonage.webhook import Timeouts, WebhookClient
 from tests.audio_socket.helpers import mint, running
 from tests.simulator.conftest import StartStack
 from tests.simulator.fakes import SECRET, Reply, Request

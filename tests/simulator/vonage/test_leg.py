@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from simulator.leg import first_message
-from simulator.ncco import WebsocketEndpoint
+from simulator.vonage.leg import first_message
+from simulator.vonage.ncco import WebsocketEndpoint
 
 
 def test_first_message_flattens_headers() -> None:

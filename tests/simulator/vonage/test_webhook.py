@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from simulator.errors import NccoError, WebhookError
-from simulator.ncco import Connect, Talk
 from simulator.net import client_ssl_context
-from simulator.webhook import Exchange, Timeouts, WebhookClient
+from simulator.vonage.ncco import Connect, Talk
+from simulator.vonage.webhook import Exchange, Timeouts, WebhookClient
 from tests.simulator.certs import make_server_cert
 from tests.simulator.fakes import FakeWebhooks, Reply, Request, Route
 

@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from simulator.audio import build_signal
-from simulator.pacer import Pacer
-from simulator.stream import TICKS_PER_FRAME, CallAudio
+from simulator.vonage.pacer import Pacer
+from simulator.vonage.stream import TICKS_PER_FRAME, CallAudio
 
 
 class Recorder:
