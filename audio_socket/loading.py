@@ -37,6 +37,7 @@ __all__ = [
     "CoroutineHandler",
     "InboxCall",
     "LoadedHandler",
+    "find_handler",
     "load_handler",
     "prepare_handler",
 ]
@@ -144,7 +145,22 @@ def load_handler(spec: str) -> LoadedHandler:
         ConfigurationError: Naming ``AUDIO_HANDLER`` and what it found, or each bad
             variable of the handler's settings.
     """
-    return prepare_handler(_import(BUILT_IN.get(spec, spec)), spec)
+    return prepare_handler(find_handler(spec), spec)
+
+
+def find_handler(spec: str) -> object:
+    """What ``AUDIO_HANDLER=spec`` names, imported and checked to be a handler form.
+
+    Its settings are not read: the service's settings check the spec with their own
+    variables, so one start-up names every bad one (``settings.py``).
+
+    Raises:
+        ConfigurationError: Naming ``AUDIO_HANDLER`` and what it found.
+    """
+    target = _import(BUILT_IN.get(spec, spec))
+    if not inspect.iscoroutinefunction(target):
+        _factory(spec, target)
+    return target
 
 
 def prepare_handler(target: object, spec: str, settings: Any = None) -> LoadedHandler:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from app_credentials import ApplicationSettings, ConfigurationError, describe_validation_error
-from audio_socket.loading import LoadedHandler, load_handler
+from audio_socket.loading import LoadedHandler, find_handler, load_handler
 
 MIN_SECRET_BYTES = 32
 
@@ -57,6 +57,17 @@ class AudioSettings(ApplicationSettings):
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("audio_handler")
+    @classmethod
+    def _handler_found(cls, value: str) -> str:
+        # Checked here, with the other variables, so one start-up names every bad one;
+        # the handler's own settings are read by handler().
+        try:
+            find_handler(value)
+        except ConfigurationError as exc:
+            raise ValueError("; ".join(what for _, what in exc.problems)) from None
         return value
 
     @field_validator("log_level", mode="before")
