@@ -1,4 +1,11 @@
-"""``python -m stack run | check-config``: what ``make run`` and ``make config-check`` call."""
+"""``python -m stack run | stop | check-config``: what ``make run`` and ``make config-check`` call.
+
+``run`` stops the stack in order (replicas drain first) on Ctrl-C, SIGTERM or SIGHUP
+(the terminal closed), and a stdout or stderr that can no longer be written (a
+reader that went away, a terminal gone) never cuts that stop short. Its children
+die with it however it dies; ``stop`` stops what an earlier run left running all
+the same (``stack.leftovers``).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +18,17 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Final, TextIO
+from typing import Final
 
 from stack.check import run_checks
 from stack.config import DEFAULT_HTTPS_PORT, MAX_REPLICAS, StackConfig
-from stack.errors import PortsInUse, StackError, StateDirInUse
+from stack.errors import LeftoverProcesses, PortsInUse, StackError, StateDirInUse
 from stack.launcher import Stack
+from stack.leftovers import RECORD_NAME, find_leftovers, stop_leftovers
+from stack.output import DroppingOutput, Output
 from stack.paths import REPO_ROOT, default_state_dir
 from stack.processes import ManagedProcess
+from stack.state_lock import StateLock
 
 __all__ = ["main"]
 
@@ -27,6 +37,10 @@ EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 #: Seconds between two looks at the children while the stack runs.
 WATCH_INTERVAL: Final = 0.5
+#: What stops the stack: Ctrl-C, ``kill``, and the terminal closing under it.
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Seconds ``stop`` gives leftovers between SIGTERM and SIGKILL.
+LEFTOVER_STOP_TIMEOUT: Final = 10.0
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -82,12 +96,16 @@ def _parser() -> argparse.ArgumentParser:
         run.add_argument(
             f"--{name}-port", type=int, default=0, help=f"port of {what} (default: any free one)"
         )
-    run.add_argument(
-        "--state-dir",
-        type=Path,
-        default=None,
-        help="state folder (default: $STACK_STATE_DIR, else .stack/ in the repository)",
+    stop = commands.add_parser(
+        "stop", help="stop the processes an earlier run left running (SIGTERM, then SIGKILL)"
     )
+    for command in (run, stop):
+        command.add_argument(
+            "--state-dir",
+            type=Path,
+            default=None,
+            help="state folder (default: $STACK_STATE_DIR, else .stack/ in the repository)",
+        )
     commands.add_parser(
         "check-config", help="caddy validate + fmt, docker compose config, hadolint"
     )
@@ -99,23 +117,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return 0 if run_checks(sys.stdout) else EXIT_FAILED
-    if not 1 <= args.audio_replicas <= MAX_REPLICAS:
+    if args.command == "run" and not 1 <= args.audio_replicas <= MAX_REPLICAS:
         print(f"--audio-replicas must be 1 to {MAX_REPLICAS}", file=sys.stderr)
         return EXIT_USAGE
-    environ = service_environ(os.environ, read_dotenv(Path.cwd() / ".env"))
-    config = StackConfig(
-        state_dir=(args.state_dir or default_state_dir()).resolve(),
-        audio_replicas=args.audio_replicas,
-        https_port=args.https_port,
-        webhooks_port=args.webhooks_port,
-        audio_port=args.audio_port,
-        environ=environ,
-    )
-    return run_stack(config, sys.stdout)
+    state_dir = (args.state_dir or default_state_dir()).resolve()
+    # Whatever cannot be written is dropped: a stop goes on without a reader.
+    out, stderr = DroppingOutput(sys.stdout), sys.stderr
+    sys.stderr = DroppingOutput(stderr)
+    try:
+        if args.command == "stop":
+            return stop_left_over(state_dir, out)
+        environ = service_environ(os.environ, read_dotenv(Path.cwd() / ".env"))
+        config = StackConfig(
+            state_dir=state_dir,
+            audio_replicas=args.audio_replicas,
+            https_port=args.https_port,
+            webhooks_port=args.webhooks_port,
+            audio_port=args.audio_port,
+            environ=environ,
+        )
+        return run_stack(config, out)
+    finally:
+        sys.stderr = stderr
 
 
-def run_stack(config: StackConfig, out: TextIO) -> int:
-    """Start the stack, say what runs, wait for Ctrl-C or SIGTERM, stop it all."""
+def run_stack(config: StackConfig, out: Output) -> int:
+    """Start the stack, say what runs, wait for Ctrl-C, SIGTERM or SIGHUP, stop it all."""
     stop = threading.Event()
     stack = Stack(config)
     starting = True
@@ -128,12 +155,12 @@ def run_stack(config: StackConfig, out: TextIO) -> int:
             stack.hurry()
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         try:
             print(f"starting the local stack ({config.audio_replicas} audio)...", file=out)
             stack.start()
-        except (PortsInUse, StateDirInUse) as exc:
+        except (PortsInUse, StateDirInUse, LeftoverProcesses) as exc:
             print(f"not started: {exc}", file=out)
             return EXIT_FAILED
         except StackError as exc:
@@ -154,6 +181,35 @@ def run_stack(config: StackConfig, out: TextIO) -> int:
             signal.signal(signum, handler)
 
 
+def stop_left_over(state_dir: Path, out: Output) -> int:
+    """``python -m stack stop``: stop what an earlier run on ``state_dir`` left running.
+
+    Exit 0 when nothing of it runs any more; 1 when a launcher still runs on the
+    folder (its stack is not left over: Ctrl-C stops it) or a process would not stop.
+    """
+    if not state_dir.is_dir():
+        print(f"nothing to stop: {state_dir} does not exist", file=out)
+        return 0
+    lock = StateLock(state_dir)
+    try:
+        lock.acquire()  # no run starts on the folder while its leftovers are stopped
+    except StateDirInUse as exc:
+        running = f"the local stack on {state_dir} is running ({exc.holder})"
+        print(f"not stopped: {running}; Ctrl-C in its terminal stops it", file=out)
+        return EXIT_FAILED
+    try:
+        leftovers = find_leftovers(state_dir)
+        if not leftovers:
+            print(f"nothing to stop: no process of an earlier run on {state_dir} runs", file=out)
+        left = stop_leftovers(leftovers, LEFTOVER_STOP_TIMEOUT, lambda line: print(line, file=out))
+        if left:
+            return EXIT_FAILED
+        (state_dir / RECORD_NAME).unlink(missing_ok=True)
+        return 0
+    finally:
+        lock.release()
+
+
 def stopping_message(live_calls: Mapping[str, int], drain_timeout: float) -> str:
     """What a stop is going to wait for: the calls that drain, and for how long at most."""
     total = sum(live_calls.values())
@@ -167,7 +223,7 @@ def stopping_message(live_calls: Mapping[str, int], drain_timeout: float) -> str
     )
 
 
-def watch(stack: Stack, stop: threading.Event, out: TextIO) -> int:
+def watch(stack: Stack, stop: threading.Event, out: Output) -> int:
     """Until ``stop``: report a replica that exits; give up if webhooks or Caddy do."""
     reported: set[str] = set()
     while not stop.wait(WATCH_INTERVAL):

@@ -4,6 +4,7 @@ StackError
 ├── ToolMissing         a program the stack needs is not installed
 ├── PortsInUse          ports are taken: nothing was started
 ├── StateDirInUse       another stack runs on the same state folder: nothing was started
+├── LeftoverProcesses   processes of an earlier run on the folder still run: nothing was started
 ├── StateDirUnusable    the state folder cannot be created or written
 ├── SocketPathTooLong   the state folder is too deep for the admin socket's path
 └── StartupFailed       a process exited or did not get ready in time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "LeftoverProcesses",
     "PortClaim",
     "PortsInUse",
     "SocketPathTooLong",
@@ -94,6 +96,32 @@ class StateDirInUse(StackError):
         )
         self.root = root
         self.holder = holder
+
+
+class LeftoverProcesses(StackError):
+    """Processes an earlier run on the state folder started still run (``stack.leftovers``).
+
+    ``processes`` are ``(name, pid)`` pairs; ``stop_command`` stops them.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        processes: Sequence[tuple[str, int]],
+        launcher: int | None,
+        stop_command: str,
+    ) -> None:
+        names = ", ".join(f"{name} (pid {pid})" for name, pid in processes)
+        whose = f"its launcher (pid {launcher})" if launcher else "its launcher"
+        super().__init__(
+            f"processes of an earlier run on the state folder {root} are still running: {names}.\n"
+            f"They were left over from that run: {whose} ended without stopping them, and"
+            " they may hold its ports. Stop them with:\n"
+            f"  {stop_command}"
+        )
+        self.root = root
+        self.processes = tuple(processes)
+        self.stop_command = stop_command
 
 
 class StateDirUnusable(StackError):

@@ -9,6 +9,7 @@ the order things start and stop in; each process's environment comes from
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import ssl
@@ -39,6 +40,7 @@ from stack.environment import (
     webhooks_env,
 )
 from stack.errors import SocketPathTooLong, StackError, StateDirUnusable
+from stack.leftovers import ProcessRecord, check_no_leftovers
 from stack.paths import StatePaths, find_tool
 from stack.ports import pick_free_port, reserve_ports
 from stack.processes import ManagedProcess, service_process, wait_healthy, wait_until
@@ -59,7 +61,9 @@ class Stack:
         self.paths = StatePaths(config.state_dir)
         self._state_lock = StateLock(config.state_dir)
         self.secrets: StackSecrets = resolve_secrets(config.environ)
-        self.replica_set = ReplicaSet(config, self.paths)
+        #: Each child's pid, command line and start time, in the state folder.
+        self.record = ProcessRecord(config.state_dir)
+        self.replica_set = ReplicaSet(config, self.paths, self.record)
         self._hurry = threading.Event()
         self._caddy_binary = find_tool("caddy")
         self._placeholders: CaddyPlaceholders | None = None
@@ -171,10 +175,11 @@ class Stack:
     def start(self) -> None:
         """Start everything and wait until Caddy answers through TLS.
 
-        The state folder is locked and the ports are checked before anything starts
-        or is written (``StateDirInUse``, ``PortsInUse``); on any later failure, what
-        was started is stopped again and ``StackError`` says why. The previous run's
-        logs move to ``logs.prev/``.
+        The state folder is locked, what an earlier run on it left running is named,
+        and the ports are checked before anything starts or is written
+        (``StateDirInUse``, ``LeftoverProcesses``, ``PortsInUse``); on any later
+        failure, what was started is stopped again and ``StackError`` says why. The
+        previous run's logs move to ``logs.prev/``.
         """
         admin_socket = self.paths.caddy_admin
         if len(os.fsencode(admin_socket)) > MAX_SOCKET_PATH_BYTES:
@@ -184,6 +189,7 @@ class Stack:
         except OSError as exc:
             raise StateDirUnusable(self.paths.root, exc) from None
         try:
+            check_no_leftovers(self.paths.root)
             self._placeholders = reserve_ports(self.config, admin_socket)
             self._prepare_state_dir()
             self._start_dns()
@@ -202,6 +208,7 @@ class Stack:
             # A socket left by a Caddy that was killed: this run holds the folder's lock.
             self.paths.caddy_admin.unlink(missing_ok=True)
             write_secrets_env(self.paths.secrets_env, self.secrets)
+            self.record.begin()
         except OSError as exc:
             raise StateDirUnusable(self.paths.root, exc) from None
 
@@ -229,7 +236,9 @@ class Stack:
         ]  # fmt: skip
         env = voice_api_env(self.config.environ, token)
         log_path = self.paths.logs / "voice-api.log"
-        self.voice_api = ManagedProcess("voice-api", argv, env, self.paths.root, log_path)
+        self.voice_api = ManagedProcess(
+            "voice-api", argv, env, self.paths.root, log_path, record=self.record
+        )
         self.voice_api.start()
         wait_until(
             self._voice_api_listening,
@@ -258,7 +267,7 @@ class Stack:
     def _start_services(self) -> None:
         run = self.run_environment()
         env = webhooks_env(run, self.placeholders.webhooks_port)
-        self.webhooks = service_process("webhooks", "webhooks", env, self.paths)
+        self.webhooks = service_process("webhooks", "webhooks", env, self.paths, self.record)
         self.webhooks.start()
         self.replica_set.start(run, self.placeholders.audio_port)
         timeout = self.config.startup_timeout
@@ -270,7 +279,8 @@ class Stack:
         env = caddy_environment(self.placeholders, self.paths, self.config.environ)
         log_path = self.paths.logs / "caddy.log"
         argv = caddy_argv(self._caddy_binary)
-        caddy = self.caddy = ManagedProcess("caddy", argv, env, self.paths.root, log_path)
+        caddy = ManagedProcess("caddy", argv, env, self.paths.root, log_path, record=self.record)
+        self.caddy = caddy
         caddy.start()
         timeout = self.config.startup_timeout
         wait_until(self.admin.is_up, "Caddy's admin API", timeout, [caddy])
@@ -298,8 +308,9 @@ class Stack:
 
         Audio replicas get SIGTERM and drain (up to DRAIN_TIMEOUT) while webhooks and
         Caddy still run: a drained call's events, and its reconnect, go through them.
-        Then webhooks, then Caddy, then the DNS responder; last, the state folder's
-        lock is released.
+        Then webhooks, then Caddy, then the DNS responder; last, the record of the
+        run's processes is removed (none runs now) and the state folder's lock is
+        released.
         """
         self.replica_set.drain_all(self._hurry)
         if self.webhooks is not None:
@@ -314,4 +325,6 @@ class Stack:
         if self.dns is not None:
             self.dns.stop()
             self.dns = None
+        with contextlib.suppress(OSError):
+            self.record.clear()
         self._state_lock.release()

@@ -1,7 +1,9 @@
 """Child processes of the stack: started in their own process group, logged to a file.
 
 Their own group, so that a terminal's Ctrl-C reaches the launcher alone, which then
-stops them in order: audio replicas first (SIGTERM: they drain), Caddy last.
+stops them in order: audio replicas first (SIGTERM: they drain), Caddy last. Each
+dies with the launcher if the launcher dies first (``stack.spawn``), and is
+recorded in the state folder as it starts (``stack.leftovers``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import IO, Final
 import httpx
 
 from stack.errors import StartupFailed
+from stack.leftovers import ProcessRecord
 from stack.paths import StatePaths
+from stack.spawn import spawn
 
 __all__ = ["ManagedProcess", "service_process", "wait_healthy", "wait_until"]
 
@@ -37,12 +41,16 @@ class ManagedProcess:
         env: Mapping[str, str],
         cwd: Path,
         log_path: Path,
+        *,
+        record: ProcessRecord | None = None,
     ) -> None:
         self.name = name
         self.argv = tuple(argv)
         self.env = dict(env)
         self.cwd = cwd
         self.log_path = log_path
+        #: Where each start is recorded, so that a process left over is named.
+        self.record = record
         self._popen: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -79,15 +87,9 @@ class ManagedProcess:
             raise RuntimeError(f"{self.name} is already running")
         self._close_log()
         self._log = self.log_path.open("ab")
-        self._popen = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
+        self._popen = spawn(self.argv, self.env, self.cwd, self._log)
+        if self.record is not None:
+            self.record.add(self.name, self._popen.pid, self.argv)
 
     def send_signal(self, signum: signal.Signals) -> None:
         """Signal the process if it is still running."""
@@ -155,7 +157,11 @@ class ManagedProcess:
 
 
 def service_process(
-    name: str, module: str, env: Mapping[str, str], paths: StatePaths
+    name: str,
+    module: str,
+    env: Mapping[str, str],
+    paths: StatePaths,
+    record: ProcessRecord | None = None,
 ) -> ManagedProcess:
     """``python -m module`` as the process ``name``, logged to ``logs/NAME.log``.
 
@@ -163,7 +169,8 @@ def service_process(
     theirs, and every setting of a local run comes from ``env`` instead.
     """
     argv = [sys.executable, "-m", module]
-    return ManagedProcess(name, argv, env, cwd=paths.root, log_path=paths.logs / f"{name}.log")
+    log_path = paths.logs / f"{name}.log"
+    return ManagedProcess(name, argv, env, paths.root, log_path, record=record)
 
 
 def wait_until(

@@ -22,6 +22,7 @@ from stack.config import MAX_REPLICAS, Replica, StackConfig, replica_address
 from stack.dns import ReplicaResolver
 from stack.environment import RunEnvironment, replica_env
 from stack.errors import PortClaim, StackError, StartupFailed
+from stack.leftovers import ProcessRecord
 from stack.paths import StatePaths
 from stack.ports import check_free
 from stack.processes import service_process, wait_healthy
@@ -40,9 +41,10 @@ _CALLS_ACTIVE: Final = re.compile(r"^audio_calls_active (\S+)$", re.MULTILINE)
 class ReplicaSet:
     """The replicas of one stack, and which of them DNS lists."""
 
-    def __init__(self, config: StackConfig, paths: StatePaths) -> None:
+    def __init__(self, config: StackConfig, paths: StatePaths, record: ProcessRecord) -> None:
         self.config = config
         self.paths = paths
+        self._record = record
         self.replicas: list[Replica] = []
         # DNS reads the listing from its own thread.
         self._lock = threading.Lock()
@@ -88,7 +90,8 @@ class ReplicaSet:
             raise StackError(f"at most {MAX_REPLICAS} audio replicas")
         address = replica_address(index)
         env = replica_env(self._run, address, self._port)
-        process = service_process(f"audio-{index}", "audio_socket", env, self.paths)
+        name = f"audio-{index}"
+        process = service_process(name, "audio_socket", env, self.paths, self._record)
         replica = Replica(index, address, self._port, process)
         with self._lock:
             self.replicas.append(replica)
