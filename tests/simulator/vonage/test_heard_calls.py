@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_socket import CallControl, CallEnd, CallHandler, HandlerFactory
+from audio_socket import Call as HandlerCall
+from audio_socket import CallEnd, CallHandler
 from audio_socket.handlers.barge_in import BargeInHandler
-from audio_socket.handlers.echo import EchoHandler
-from audio_socket.handlers.menu import MenuHandler
+from audio_socket.handlers.echo import echo
+from audio_socket.handlers.menu import menu
 from audio_socket.handlers.recorder import RecordingHandler
 from audio_socket.protocol import CallStart
 from audio_socket.server import AudioServer
@@ -59,7 +60,7 @@ async def place(start_stack: StartStack) -> PlaceCall:
     """Place a call from the simulator to a real audio server running ``handler``."""
 
     @asynccontextmanager
-    async def serving(handler: HandlerFactory, **settings: object) -> AsyncIterator[str]:
+    async def serving(handler: object, **settings: object) -> AsyncIterator[str]:
         async with running(handler, **settings) as server:
             uri = f"ws://127.0.0.1:{server.port}/socket"
 
@@ -93,7 +94,7 @@ async def place(start_stack: StartStack) -> PlaceCall:
     holder: list[AudioServer] = []
 
     async def place_call(
-        handler: HandlerFactory,
+        handler: object,
         seconds: float,
         *,
         expect: str = AUDIO,
@@ -127,10 +128,10 @@ class Prompter(CallHandler):
         self.started = self.played_at = 0.0
         self.task: asyncio.Task[None] | None = None
 
-    def on_start(self, call: CallControl, start: CallStart) -> None:
+    def on_start(self, call: HandlerCall, start: CallStart) -> None:
         self.task = asyncio.create_task(self._run(call))
 
-    async def _run(self, call: CallControl) -> None:
+    async def _run(self, call: HandlerCall) -> None:
         loop = asyncio.get_running_loop()
         if self.clear_after is not None:
             loop.call_later(self.clear_after, call.clear)
@@ -195,7 +196,7 @@ async def test_the_recording_lines_up_with_what_was_sent_and_heard(
 ) -> None:
     """Left: the caller's frames in order; right: the echo at the same positions."""
     folder = tmp_path / "recordings"
-    placed = await place(lambda: RecordingHandler(EchoHandler(), folder), 2.0, expect="echo")
+    placed = await place(lambda call: RecordingHandler(call, echo, folder), 2.0, expect="echo")
     assert placed.report.passed, placed.report.error
     assert os.listdir(folder) == [f"{CALL_UUID}-1.wav"]  # one file per leg
     with wave.open(str(folder / f"{CALL_UUID}-1.wav"), "rb") as wav:
@@ -220,8 +221,14 @@ async def test_barge_in_stops_the_prompt_when_the_caller_speaks(place: PlaceCall
     t = np.arange(2 * rate) / rate
     speech = 0.25 * np.sin(2 * np.pi * 440 * t)
     caller = Pcm(rate, np.concatenate([np.zeros(2 * rate), speech])[:, None])
-    handler = BargeInHandler()
-    placed = await place(lambda: handler, 4.0, wav=caller)
+    made: list[BargeInHandler] = []
+
+    def barge_in(call: HandlerCall) -> BargeInHandler:
+        made.append(BargeInHandler(call))
+        return made[-1]
+
+    placed = await place(barge_in, 4.0, wav=caller)
+    [handler] = made
     audio = placed.record.audio
     assert audio is not None
     onset = audio.sent_at[100]  # the first frame of speech left the simulated caller
@@ -236,9 +243,7 @@ async def test_the_menu_answers_digits_and_says_why_it_cannot_hang_up(
     place: PlaceCall, caplog: pytest.LogCaptureFixture
 ) -> None:
     """3 answers with beeps; # without call control plays the error tone and logs why."""
-    handler = MenuHandler()
-    placed = await place(lambda: handler, 3.0, dtmf="3#")
-    assert handler.chosen == ["3", "#"]
+    placed = await place(menu, 3.0, dtmf="3#")
     assert placed.report.passed, placed.report.error
     assert placed.report.heard.audible_s > 1.0
     assert any("VONAGE_APPLICATION_ID" in str(getattr(r, "error", "")) for r in caplog.records), (
