@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import soxr
+import soxr  # type: ignore[import-untyped,unused-ignore]  # no stubs; checked by its tests
 
 from audio_socket.errors import PromptError
 from audio_socket.framing import AudioBytes, PromptSource

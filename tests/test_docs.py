@@ -140,6 +140,8 @@ def _prose(path: str, text: str) -> str:
     Makefile): commands may name files the reader is to create."""
     if path == "Makefile":
         return re.sub(r"^\t.*$", "", text, flags=re.MULTILINE)
+    # The table of where files moved names old paths on purpose.
+    text = re.sub(r"^### Where things moved\n.*?(?=^#)", "", text, flags=re.DOTALL | re.MULTILINE)
     return re.sub(r"```.*?```", "", text, flags=re.DOTALL) if path.endswith(".md") else text
 
 

@@ -101,11 +101,12 @@ def test_the_example_passes_the_project_lint(saved_example: Path) -> None:
 
 
 def test_the_readme_names_the_example_and_a_sample_that_exist(saved_example: Path) -> None:
-    """AUDIO_HANDLER names the example's module and class; the --wav file ships."""
+    """AUDIO_HANDLER names the example's module and handler; the --wav file ships."""
     handler, call = readme_commands()
     module, _, factory = handler.partition(":")
     assert module == saved_example.stem
-    assert re.search(rf"^class {factory}\(", saved_example.read_text(), flags=re.MULTILINE)
+    defined = rf"^(?:class|async def|def) {factory}\("
+    assert re.search(defined, saved_example.read_text(), flags=re.MULTILINE)
     wav = call[call.index("--wav") + 1]
     assert (ROOT / wav).is_file(), wav
 

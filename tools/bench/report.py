@@ -28,7 +28,7 @@ FASTAPI_CPU_RATIO_MAX = 0.5
 FASTAPI_RSS_RATIO_MAX = 0.25
 #: A process this busy (% of one core; the generator: of its cores) is saturated.
 SATURATED_PERCENT = 90.0
-#: The simulator's own verdict on its schedule (tools/simulator/load.py).
+#: The simulator's own verdict on its schedule (tools/simulator/frontends/load.py).
 LATE_P99_MS = 5.0
 #: The stack's calls per core count only runs whose round trip p99 stays under this.
 STACK_P99_MS = 20.0
