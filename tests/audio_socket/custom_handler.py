@@ -7,6 +7,8 @@ the control messages, a close, and a failure.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from audio_socket import CallControl, CallEnd, CallHandler
 from audio_socket.protocol import CallEvent, CallStart, Dtmf
 
@@ -51,3 +53,7 @@ class ControlHandler(CallHandler):
 def make_handler() -> ControlHandler:
     """The factory AUDIO_HANDLER names."""
     return ControlHandler()
+
+
+#: A namespace of factories: AUDIO_HANDLER may name ``FACTORIES.make_handler``.
+FACTORIES = SimpleNamespace(make_handler=make_handler)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
+import logging
+import wave
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from audio_socket.handlers.barge_in import SPEECH_DBFS, BargeInHandler, frame_power
-from audio_socket.prompts import PromptSource
-from tests.audio_socket.recording import END, START, RecordingCall
+from audio_socket.handlers.barge_in import RESUME_AFTER_SECONDS, BargeInHandler
+from audio_socket.handlers.settings import PromptSettings
+from audio_socket.handlers.sounds import long_prompt
+from audio_socket.testing import CallTester
 
 
 def level(dbfs: float) -> bytes:
@@ -21,59 +24,49 @@ def level(dbfs: float) -> bytes:
     return data
 
 
-class PlayingCall(RecordingCall):
-    """A call whose prompt plays until cleared."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.playing: list[asyncio.Future[bool]] = []
-
-    def play(self, audio: PromptSource, rate: int | None = None) -> Awaitable[bool]:
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.playing.append(done)
-        return done
-
-    def clear(self) -> None:
-        super().clear()
-        for done in self.playing:
-            if not done.done():
-                done.set_result(False)
+def test_the_handler_reads_the_prompt_settings() -> None:
+    """PROMPT_WAV is the barge-in handler's own setting, read through its settings_class."""
+    assert BargeInHandler.settings_class is PromptSettings
 
 
-def test_frame_power_measures_the_level() -> None:
-    """A tone at -20 dBFS is above the speech threshold, one at -50 below, silence zero."""
-    speech, noise = frame_power(level(-20)), frame_power(level(-50))
-    threshold = (32768 * 10 ** (SPEECH_DBFS / 20)) ** 2
-    assert noise < threshold < speech
-    assert frame_power(bytes(640)) == 0.0
-
-
-async def test_two_loud_frames_clear_the_prompt_one_does_not() -> None:
+async def test_two_loud_frames_clear_the_prompt_one_does_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A single click is ignored; speech (two frames in a row) stops the prompt at once."""
-    call, handler = PlayingCall(), BargeInHandler()
-    handler.on_start(call, START)
-    await asyncio.sleep(0)  # the prompt's task starts
-    for frame in (level(-50), level(-20), level(-50), level(-50)):
-        handler.on_audio(frame)
-    assert call.controls == []
-    handler.on_audio(level(-20))
-    handler.on_audio(level(-20))
-    assert call.controls == ["clear"]
-    assert handler.barge_ins == 1
-    handler.on_end(END)
+    with caplog.at_level(logging.INFO, "audio_socket"):
+        async with CallTester(BargeInHandler) as tester:
+            await tester.send_audio(level(-50) + level(-20) + level(-50) + level(-50))
+            assert tester.controls == []
+            assert tester.sent_pcm == long_prompt(16000)[: 4 * 640]  # the prompt plays
+            await tester.send_audio(level(-20) * 2)
+            assert tester.controls == [("clear",)]
+            heard = len(tester.sent_frames)
+            await tester.advance(1.0)  # quiet, but not long enough to start again
+            assert len(tester.sent_frames) == heard
+    assert [r.getMessage() for r in caplog.records].count("barge-in") == 1
 
 
 async def test_the_prompt_starts_again_after_quiet() -> None:
-    """After a barge-in, 2 s of quiet frames start the prompt again."""
-    call, handler = PlayingCall(), BargeInHandler()
-    handler.on_start(call, START)
-    await asyncio.sleep(0)
-    handler.on_audio(level(-20))
-    handler.on_audio(level(-20))
-    await asyncio.sleep(0)  # the cleared play returns; its task ends
-    await asyncio.sleep(0)
-    for _ in range(100):
-        handler.on_audio(level(-60))
-    await asyncio.sleep(0)
-    assert len(call.playing) == 2
-    handler.on_end(END)
+    """After a barge-in, 2 s of quiet frames start the prompt again, from its beginning."""
+    async with CallTester(BargeInHandler) as tester:
+        await tester.send_audio(level(-20) * 2)
+        assert tester.controls == [("clear",)]
+        heard = len(tester.sent_frames)
+        await tester.advance(RESUME_AFTER_SECONDS + 0.1)
+        again = tester.sent_frames[heard:]
+        assert again
+        assert b"".join(again) == long_prompt(16000)[: len(again) * 640]
+
+
+async def test_the_prompt_may_be_a_wav_file(tmp_path: Path) -> None:
+    """PROMPT_WAV given: that file plays instead of the synthesised notes."""
+    path = tmp_path / "prompt.wav"
+    pcm = level(-20) * 10
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(pcm)
+    async with CallTester(BargeInHandler, settings=PromptSettings(prompt_wav=path)) as tester:
+        await tester.advance(0.3)
+    assert tester.sent_pcm[: len(pcm)] == pcm

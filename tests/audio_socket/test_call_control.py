@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 import pytest
 from websockets.protocol import State
 
-from audio_socket import call_control
+from audio_socket import Call, CallEvent, CallHandler, Dtmf, call_control
 from audio_socket.errors import CallControlError, CallControlUnavailable
-from audio_socket.handlers.base import CallControl, CallHandler
-from audio_socket.protocol import CallEvent, CallStart, Dtmf
+from audio_socket.loading import LoadedHandler
 from audio_socket.server import AudioServer
-from tests.audio_socket.helpers import close_of, eventually, make_settings, open_call
+from tests.audio_socket.helpers import close_of, eventually, loaded, make_settings, open_call
 from tests.simulator.rest_api.helpers import (
     APP_ID,
     KEY,
@@ -40,22 +39,18 @@ class Outcomes:
 
 
 class HangupOnDtmf(CallHandler):
-    """Echo; a key press hangs up, from a task as a handler should."""
+    """Echo; a key press hangs up, from a task of the call as a handler should."""
 
-    def __init__(self, outcomes: Outcomes) -> None:
-        self.outcomes = outcomes
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def on_start(self, call: CallControl, start: CallStart) -> None:
+    def __init__(self, call: Call, outcomes: Outcomes) -> None:
         self.call = call
+        self.outcomes = outcomes
 
     def on_audio(self, frame: bytes) -> None:
         self.call.send_audio(frame)
 
     def on_event(self, event: CallEvent) -> None:
         if isinstance(event, Dtmf):
-            task = asyncio.create_task(self._hangup())
-            self.tasks.add(task)
+            self.call.spawn(self._hangup())
 
     async def _hangup(self) -> None:
         try:
@@ -66,11 +61,15 @@ class HangupOnDtmf(CallHandler):
             self.outcomes.done.append("hangup")
 
 
+def _hanging_up(outcomes: Outcomes) -> LoadedHandler:
+    return loaded(lambda call: HangupOnDtmf(call, outcomes))
+
+
 def _audio(api: Api, outcomes: Outcomes, key: str = KEY) -> AudioServer:
     settings = make_settings(
         vonage_application_id=APP_ID, vonage_private_key=key, vonage_api_host=api.host
     )
-    return AudioServer(settings, lambda: HangupOnDtmf(outcomes))
+    return AudioServer(settings, _hanging_up(outcomes))
 
 
 def _requests(audio: AudioServer, outcome: str) -> float | None:
@@ -147,7 +146,7 @@ async def test_without_credentials_the_error_names_the_variable() -> None:
     """No VONAGE_APPLICATION_ID: CallControlUnavailable, the socket untouched."""
     outcomes = Outcomes()
     async with (
-        AudioServer(make_settings(), lambda: HangupOnDtmf(outcomes)) as audio,
+        AudioServer(make_settings(), _hanging_up(outcomes)) as audio,
         open_call(audio.port) as ws,
     ):
         await ws.send(DTMF_HANGUP)

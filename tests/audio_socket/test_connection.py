@@ -10,9 +10,8 @@ import os
 
 import pytest
 
+from audio_socket import CallControl, CallHandler
 from audio_socket.errors import Outcome
-from audio_socket import CallHandler
-from audio_socket import CallControl
 from audio_socket.protocol import CallStart
 from tests.audio_socket.helpers import (
     RecordingHost,

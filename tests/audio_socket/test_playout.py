@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from audio_socket import CallControl, CallEnd, CallHandler
 from audio_socket.errors import PromptError
 from audio_socket.framing import AudioBytes
-from audio_socket import CallControl, CallEnd, CallHandler
 from audio_socket.playout import FRAME_SECONDS, PLAYED_KEY, Playout, PlayoutClock
 from audio_socket.prompts import check_pcm, loader, read_wav, resample
 from audio_socket.protocol import CallEvent, CallStart, Notified

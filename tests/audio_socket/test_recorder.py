@@ -11,10 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_socket.handlers import CallControl, CallHandler, EchoHandler, RecordingHandler
-from audio_socket.handlers.recorder import Recording, recording_path
-from audio_socket.protocol import CallStart
-from tests.audio_socket.helpers import eventually, open_call, running
+from audio_socket import Call, CallHandler, CallStart
+from audio_socket.handlers.echo import EchoHandler
+from audio_socket.handlers.recorder import (
+    Recording,
+    RecordingHandler,
+    recorded_echo,
+    recording_path,
+)
+from audio_socket.handlers.settings import RecorderSettings
+from audio_socket.testing import CallTester
+from tests.audio_socket.helpers import open_call, running
 
 FRAME = 640
 
@@ -36,11 +43,16 @@ def channels(path: Path) -> tuple[list[int], list[int]]:
 
 async def test_a_drained_call_leaves_a_complete_recording(tmp_path: Path) -> None:
     """The server drains (1001): on_end has written every frame before it is done."""
-    factory = lambda: RecordingHandler(EchoHandler(), tmp_path)  # noqa: E731
+
+    def factory(call: Call) -> CallHandler:
+        return RecordingHandler(call, EchoHandler, tmp_path)
+
     async with running(factory) as server, open_call(server.port, "call/../1") as ws:
         for n in range(1, 151):
             await ws.send(numbered(n))
-        await eventually(lambda: sum(c.frames_in for c in server._calls) == 150)
+        for _ in range(150):  # read as Vonage does: a full client would hold up the close
+            await ws.recv()
+        assert sum(c.frames_in for c in server._calls) == 150
         await server.aclose()  # the drain's end: close with 1001, await on_end
     assert os.listdir(tmp_path) == ["call_.._1-1.wav"]  # a file name, never a path
     left, right = channels(tmp_path / "call_.._1-1.wav")
@@ -86,7 +98,10 @@ async def test_a_recording_that_cannot_be_written_does_not_end_the_call(
     """A folder that is a file: one error line; the call's audio goes on."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    factory = lambda: RecordingHandler(EchoHandler(), blocker / "x")  # noqa: E731
+
+    def factory(call: Call) -> CallHandler:
+        return RecordingHandler(call, EchoHandler, blocker / "x")
+
     with caplog.at_level(logging.ERROR, "audio_socket"):
         async with running(factory) as server, open_call(server.port) as ws:
             await ws.send(numbered(7))
@@ -100,16 +115,30 @@ async def test_what_play_sends_is_recorded_where_it_plays(tmp_path: Path) -> Non
     prompt = b"".join(numbered(n) for n in range(1, 21))
 
     class Prompt(CallHandler):
-        def on_start(self, call: CallControl, start: CallStart) -> None:
+        def on_start(self, call: Call, start: CallStart) -> None:
             call.play(prompt)
 
-    factory = lambda: RecordingHandler(Prompt(), tmp_path)  # noqa: E731
+    def factory(call: Call) -> CallHandler:
+        return RecordingHandler(call, lambda inner: Prompt(), tmp_path)
+
     async with running(factory) as server, open_call(server.port) as ws:
         for _ in range(30):  # the caller, at real time, while the prompt plays
             await ws.send(numbered(0))
             await asyncio.sleep(0.02)
+        for _ in range(20):  # the prompt, read as Vonage does
+            await asyncio.wait_for(ws.recv(), 10)
     [name] = os.listdir(tmp_path)
     _, right = channels(tmp_path / name)
     played = [n for n in right if n]
     assert played == list(range(1, 21))
     assert right.index(1) <= 2  # it starts where the caller was when it was sent
+
+
+async def test_the_recorder_records_the_echo_into_its_folder(tmp_path: Path) -> None:
+    """AUDIO_HANDLER=recorder: the echo, each leg's two channels in RECORDER_DIR."""
+    settings = RecorderSettings(recorder_dir=tmp_path, echo_delay_ms=0)
+    async with CallTester(recorded_echo, settings=settings, call_uuid="leg") as tester:
+        await tester.send_audio(b"".join(numbered(n) for n in range(1, 11)))
+    assert tester.sent_frames == [numbered(n) for n in range(1, 11)]
+    left, right = channels(tmp_path / "leg-1.wav")
+    assert left == right == list(range(1, 11))

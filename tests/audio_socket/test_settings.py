@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from app_credentials import ConfigurationError
-from audio_socket.handlers import (
-    BargeInHandler,
-    DelayedEchoHandler,
-    EchoHandler,
-    MenuHandler,
-    RecordingHandler,
+from audio_socket.handlers.settings import (
+    EchoSettings,
+    MenuSettings,
+    PromptSettings,
+    RecorderSettings,
 )
 from audio_socket.settings import load_settings
 from tests.audio_socket.helpers import SECRET
@@ -28,16 +27,28 @@ def problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
     return caught.value.lines()
 
 
+def handler_problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
+    """The configuration error lines of the handler's own settings."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(env_file=None)
+    with pytest.raises(ConfigurationError) as caught:
+        settings.handler()
+    return caught.value.lines()
+
+
 def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the secret is required; every limit has the documented default."""
     monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
     s = load_settings(env_file=None)
     assert (s.audio_host, s.audio_port) == ("0.0.0.0", 8765)
     assert (s.max_calls, s.max_message_bytes, s.drain_timeout) == (500, 65536, 30.0)
-    assert (s.echo_delay_ms, s.audio_handler, s.log_level) == (0, "echo", "INFO")
+    assert (s.audio_handler, s.log_level) == ("echo", "INFO")
     assert (s.handshake_timeout, s.ping_interval, s.ping_timeout) == (10.0, 20.0, 20.0)
     assert (s.send_timeout, s.outbound_buffer_bytes) == (10.0, 65536)
-    assert s.handler_factory() is EchoHandler
+    handler = s.handler()
+    assert (handler.spec, handler.form, handler.description) == ("echo", "callback", "echo")
+    assert handler.settings == EchoSettings(echo_delay_ms=0)
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,8 +58,10 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ECHO_DELAY_MS", "120")
     monkeypatch.setenv("LOG_LEVEL", "debug")
     s = load_settings(env_file=None)
-    assert (s.max_calls, s.echo_delay_ms, s.log_level) == (7, 120, "DEBUG")
-    assert isinstance(s.handler_factory()(), DelayedEchoHandler)
+    assert (s.max_calls, s.log_level) == (7, "DEBUG")
+    handler = s.handler()  # ECHO_DELAY_MS is the echo's own setting
+    assert handler.settings.echo_delay_ms == 120
+    assert handler.description == "delayed echo (120 ms)"
 
 
 def test_dotenv_is_read_and_environment_wins(
@@ -103,13 +116,12 @@ def test_every_bad_variable_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -
         MAX_CALLS="many",
         AUDIO_PORT="70000",
         LOG_LEVEL="loud",
-        ECHO_DELAY_MS="-5",
         AUDIO_HANDLER="no_such_module:make",
         SEND_TIMEOUT="0",
     )
     names = sorted(line.split(":")[1].strip() for line in lines)
     assert names == sorted(
-        ["MAX_CALLS", "AUDIO_PORT", "LOG_LEVEL", "ECHO_DELAY_MS", "AUDIO_HANDLER", "SEND_TIMEOUT"]
+        ["MAX_CALLS", "AUDIO_PORT", "LOG_LEVEL", "AUDIO_HANDLER", "SEND_TIMEOUT"]
     )
     assert all(line.startswith("configuration error: ") for line in lines)
     handler_line = next(line for line in lines if "AUDIO_HANDLER" in line)
@@ -153,28 +165,49 @@ def test_example_handlers_are_chosen_by_name(
         ("MENU_TRANSFER_NUMBER", "447700900001"),
     ):
         monkeypatch.setenv(name, value)
-    handler = load_settings(env_file=None).handler_factory()()
-    assert isinstance(handler, RecordingHandler)
+    recorder = load_settings(env_file=None).handler()
+    assert (recorder.form, recorder.description) == ("callback", "recorder of the echo")
+    assert recorder.settings == RecorderSettings(recorder_dir=folder, echo_delay_ms=0)
     assert folder.is_dir()
     monkeypatch.setenv("AUDIO_HANDLER", "barge_in")
-    assert isinstance(load_settings(env_file=None).handler_factory()(), BargeInHandler)
+    barge_in = load_settings(env_file=None).handler()
+    assert (barge_in.form, barge_in.settings) == ("callback", PromptSettings())
     monkeypatch.setenv("AUDIO_HANDLER", "menu")
-    assert isinstance(load_settings(env_file=None).handler_factory()(), MenuHandler)
+    menu = load_settings(env_file=None).handler()
+    assert menu.form == "coroutine"
+    assert menu.settings == MenuSettings(menu_transfer_number="447700900001")
 
 
 def test_example_settings_are_checked_at_start_up(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A missing folder, an unreadable prompt, a bad number: each named, at start-up."""
+    """A missing folder, an unreadable prompt, a bad number, a bad delay: each named."""
     monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
-    assert problems(monkeypatch, AUDIO_HANDLER="recorder") == [
-        "configuration error: RECORDER_DIR: required with AUDIO_HANDLER=recorder, not set"
+    assert handler_problems(monkeypatch, AUDIO_HANDLER="recorder") == [
+        "configuration error: RECORDER_DIR: required but not set"
     ]
     monkeypatch.setenv("AUDIO_HANDLER", "barge_in")
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF and nothing")
-    [line] = problems(monkeypatch, PROMPT_WAV=str(junk))
-    assert line.startswith("configuration error: PROMPT_WAV: junk.wav: cannot read")
+    [line] = handler_problems(monkeypatch, PROMPT_WAV=str(junk))
+    assert line.startswith("configuration error: PROMPT_WAV: cannot be read as a WAV file")
     monkeypatch.delenv("PROMPT_WAV")
-    [line] = problems(monkeypatch, MENU_TRANSFER_NUMBER="+44 7700")
+    monkeypatch.setenv("AUDIO_HANDLER", "menu")
+    [line] = handler_problems(monkeypatch, MENU_TRANSFER_NUMBER="+44 7700")
     assert line.startswith("configuration error: MENU_TRANSFER_NUMBER:")
+    monkeypatch.setenv("AUDIO_HANDLER", "echo")
+    [line] = handler_problems(monkeypatch, ECHO_DELAY_MS="-5")
+    assert line.startswith("configuration error: ECHO_DELAY_MS:")
+
+
+def test_a_folder_that_cannot_be_made_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """RECORDER_DIR under a file: the line says it cannot be created."""
+    monkeypatch.setenv("SOCKET_TOKEN_SECRET", SECRET)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    [line] = handler_problems(
+        monkeypatch, AUDIO_HANDLER="recorder", RECORDER_DIR=str(blocker / "x")
+    )
+    assert line.startswith("configuration error: RECORDER_DIR: cannot be created")
