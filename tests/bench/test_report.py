@@ -108,6 +108,19 @@ def test_prompts_target_compares_with_the_echo() -> None:
         assert target.passed is passed
 
 
+def test_coroutine_target_compares_with_the_callback_echo() -> None:
+    """The coroutine form passes at 1.25 x the callback echo's CPU per frame, fails past it."""
+    results = Results(["bench"], {0}, {1}, 20.0)
+    echo = _row("audio_socket", 20.0, 5.0, 3.0)
+    for cpu, passed in ((25.0, True), (25.2, False)):
+        results.direct = [echo, _row("audio_socket, coroutine handler", cpu, 5.0, 3.0)]
+        [target] = [t for t in targets(results) if "coroutine" in t.name]
+        assert target.name == (
+            "CPU per echoed frame, coroutine handler ≤ 1.25 x callback (200 calls)"
+        )
+        assert target.passed is passed
+
+
 def test_prompts_row_reports_no_loss_figure() -> None:
     """The prompts handler drops the caller's frames by design: its row says so instead
     of counting them as lost, and the echo's row still counts its losses."""

@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip", action="append", default=[], choices=SECTIONS, help="leave a section out"
     )
     parser.add_argument(
+        "--servers",
+        type=lambda value: [name.strip().lower() for name in value.split(",") if name.strip()],
+        default=[],
+        help="only these servers in the direct rounds, e.g. audio_socket,coroutine"
+        f" (of: {', '.join(kind.name.lower() for kind in ServerKind)})",
+    )
+    parser.add_argument(
         "--wait-idle",
         type=float,
         help="seconds to wait, before each measurement, for other load on the machine to stop"
@@ -246,7 +253,7 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
     rounds = range(1, plan.rounds + 1)
     server_cpus, load_cpus = cores()
     os.sched_setaffinity(0, load_cpus)  # the bench's own sampling stays off the server core
-    kinds = _kinds()
+    kinds = _kinds(args.servers)
     results = Results(argv, server_cpus, load_cpus, seconds, plan.rounds)
     results.rest_delay_s = REST_DELAY_S
     wait = args.wait_idle if args.wait_idle is not None else (0.0 if args.smoke else 300.0)
@@ -303,16 +310,22 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
     return results
 
 
-def _kinds() -> list[ServerKind]:
-    """The servers of the direct rounds; Node when it can run here (npm ci first)."""
+def _kinds(only: Sequence[str] = ()) -> list[ServerKind]:
+    """The servers of the direct rounds (``only`` those named, by their enum names);
+    Node when it can run here (npm ci first)."""
     kinds = [
         ServerKind.AUDIO_SOCKET,
+        ServerKind.COROUTINE,
         ServerKind.NODE,
         ServerKind.MINIMAL,
         ServerKind.FLOOR,
         ServerKind.PROMPTS,
         *FASTAPI_KINDS,
     ]
+    if only:
+        kinds = [kind for kind in kinds if kind.name.lower() in only]
+    if ServerKind.NODE not in kinds:
+        return kinds
     if not node_available():
         console.print("[yellow]Node peer unavailable (node or npm not on PATH): skipped")
         kinds.remove(ServerKind.NODE)

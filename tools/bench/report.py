@@ -38,6 +38,8 @@ REST_P99_RATIO_MAX = 1.25
 REST_P99_SLACK_MS = 1.0
 #: Paced prompts (play()) against the echo, CPU per frame sent to the caller.
 PROMPT_RATIO_MAX = 1.5
+#: The coroutine form's CPU per echoed frame, against the callback form's.
+COROUTINE_RATIO_MAX = 1.25
 RSS_RATIO_MAX = 0.25
 ANSWER_P99_MAX_MS = 5.0
 MEASURED_CODE = ("audio_socket", "webhooks", "caddy", "stack")
@@ -239,6 +241,7 @@ def targets(results: Results) -> list[Target]:
         )
     found.extend(_fastapi_targets(results))
     found.extend(_prompt_targets(results))
+    found.extend(_coroutine_targets(results))
     found.extend(_rest_targets(results))
     if results.webhooks is not None:
         hooks = results.webhooks
@@ -388,6 +391,30 @@ def _prompt_targets(results: Results) -> list[Target]:
                 PROMPT_RATIO_MAX,
                 _per_round(
                     _rounds(results.direct, (prompts, "direct", calls)),
+                    _rounds(results.direct, (audio, "direct", calls)),
+                    _cpu_ratio,
+                ),
+            )
+        )
+    return found
+
+
+def _coroutine_targets(results: Results) -> list[Target]:
+    """CPU per echoed frame of the coroutine form against the callback form's echo."""
+    audio, coroutine = ServerKind.AUDIO_SOCKET.value, ServerKind.COROUTINE.value
+    found = []
+    for calls in sorted({r.calls for r in results.direct if r.server == coroutine}):
+        ours, echo = _find(results.direct, coroutine, calls), _find(results.direct, audio, calls)
+        if ours is None or echo is None:
+            continue
+        found.append(
+            _ratio(
+                f"CPU per echoed frame, coroutine handler ≤ 1.25 x callback ({calls} calls)",
+                ours.server_us_per_frame,
+                echo.server_us_per_frame,
+                COROUTINE_RATIO_MAX,
+                _per_round(
+                    _rounds(results.direct, (coroutine, "direct", calls)),
                     _rounds(results.direct, (audio, "direct", calls)),
                     _cpu_ratio,
                 ),

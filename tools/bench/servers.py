@@ -50,6 +50,8 @@ class ServerKind(StrEnum):
     MINIMAL = "minimal echo"
     #: tools/bench/floor_echo.py: uvloop and one function per frame, no WebSocket library.
     FLOOR = "floor (bare uvloop)"
+    #: audio_socket echoing through a coroutine handler (tools/bench/coroutine_echo.py).
+    COROUTINE = "audio_socket, coroutine handler"
     #: audio_socket playing a long prompt to each call (tools/bench/prompt_handler.py).
     PROMPTS = "audio_socket, prompts"
     #: tools/bench/fastapi_echo.py under uvicorn, one kind per uvicorn WebSocket implementation.
@@ -70,6 +72,8 @@ FASTAPI_WS: Final = {
     ServerKind.FASTAPI_WSPROTO: "wsproto",
 }
 FASTAPI_KINDS: Final = tuple(FASTAPI_WS)
+#: The kinds that are audio_socket itself, with one handler or another.
+AUDIO_SOCKET_KINDS: Final = (ServerKind.AUDIO_SOCKET, ServerKind.COROUTINE, ServerKind.PROMPTS)
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
     port = free_port()
     env = dict(os.environ)
     secret: str | None = None
-    if kind in (ServerKind.AUDIO_SOCKET, ServerKind.PROMPTS):
+    if kind in AUDIO_SOCKET_KINDS:
         secret = secrets.token_urlsafe(32)
         env |= {
             "SOCKET_TOKEN_SECRET": secret,
@@ -150,6 +154,8 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
         }
         if kind is ServerKind.PROMPTS:
             env["AUDIO_HANDLER"] = "bench.prompt_handler:PromptHandler"
+        elif kind is ServerKind.COROUTINE:
+            env["AUDIO_HANDLER"] = "bench.coroutine_echo:echo"
         argv = [sys.executable, "-m", "audio_socket"]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     elif kind is ServerKind.NODE:
@@ -163,7 +169,7 @@ def start_server(procs: Processes, kind: ServerKind, cpus: set[int]) -> Server:
         argv = [sys.executable, "-m", module, str(port)]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     process = procs.start(kind.name.lower(), argv, env=env, cpus=cpus)
-    if kind in (ServerKind.AUDIO_SOCKET, ServerKind.PROMPTS):
+    if kind in AUDIO_SOCKET_KINDS:
         wait_ready(process, http_ok(f"http://{LOOPBACK}:{port}/healthz"))
     else:
         wait_ready(process, tcp_open(port), 30.0)
