@@ -31,6 +31,7 @@ from audio_socket.handler import (
     HandlerFactory,
     with_settings,
 )
+from audio_socket.metrics import handler_metrics
 from audio_socket.protocol import (
     FRAME_MS,
     CallEvent,
@@ -66,6 +67,7 @@ __all__ = [
     "UnknownEvent",
     "frame_dbfs",
     "frame_power",
+    "handler_metrics",
     "samples",
     "with_settings",
 ]

@@ -17,6 +17,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 
 from audio_socket.errors import Outcome
+from audio_socket.loop_lag import LAG_BUCKETS
+
+#: Where a handler registers metrics of its own (``registry=handler_metrics``): served on
+#: the same ``/metrics``, after the service's own. One per process, like the handler.
+handler_metrics = CollectorRegistry()
 
 HANDSHAKE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -107,6 +112,13 @@ class Metrics:
             ["request", "outcome"],
             registry=self.registry,
         )
+        self._loop_lag = Histogram(
+            "audio_event_loop_lag_seconds",
+            "How late the event loop ran a timer, every 0.1 s: what every call's frames"
+            " wait behind when a handler blocks the loop.",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_CallCollector(self))
         ProcessCollector(registry=self.registry)
 
@@ -122,13 +134,17 @@ class Metrics:
         """Observe one completed handshake."""
         self._handshake.observe(seconds)
 
+    def record_loop_lag(self, seconds: float) -> None:
+        """Observe one probe of the event loop's lag (audio_socket/loop_lag.py)."""
+        self._loop_lag.observe(seconds)
+
     def record_call_end(self, stats: CallStats) -> None:
         """Move an ended call's counters into the totals."""
         self._ended.add(stats)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + generate_latest(handler_metrics)
 
     def collect_calls(self) -> Iterator[Metric]:
         """Live gauges, and traffic totals including the calls still live."""

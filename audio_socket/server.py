@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Awaitable
 from http import HTTPStatus
-from typing import Final
+from typing import Any, Final
 
 from websockets.http11 import Request, Response
 
@@ -47,6 +47,7 @@ from audio_socket.errors import (
 )
 from audio_socket.handler import CallEnd, CallHandler
 from audio_socket.loading import LoadedHandler
+from audio_socket.loop_lag import LoopLagProbe
 from audio_socket.metrics import Metrics
 from audio_socket.playout import PlayoutClock
 from audio_socket.protocol import CallStart, Dtmf, Notified, parse_event, parse_first_message
@@ -58,6 +59,8 @@ SOCKET_PATH: Final = "/socket"
 WEBSOCKET_VERSION: Final = "13"
 HEALTH_PATH: Final = "/healthz"
 METRICS_PATH: Final = "/metrics"
+#: Seconds on_end waits for the call's cancelled tasks to stop.
+TASKS_STOP_TIMEOUT: Final = 5.0
 METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 log = logging.getLogger("audio_socket")
@@ -113,6 +116,7 @@ class AudioServer:
             else None
         )
         #: The one tick that paces every call's prompts (playout.py).
+        self._loop_lag = LoopLagProbe(self.metrics.record_loop_lag)
         self.playout_clock = PlayoutClock(s.playout_lead_ms / 1000)
 
     # Lifecycle
@@ -123,6 +127,7 @@ class AudioServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._connect, s.audio_host, s.audio_port)
         self._keepalive = loop.call_later(self._sweep_period, self._sweep_keepalive)
+        self._loop_lag.start()
         log.info(
             "listening",
             extra={
@@ -178,6 +183,7 @@ class AudioServer:
             self._keepalive.cancel()
             self._keepalive = None
             self.playout_clock.stop()
+            self._loop_lag.stop()
 
     async def aclose(self) -> None:
         """Stop listening, close live calls with 1001 and wait for them."""
@@ -394,13 +400,21 @@ class AudioServer:
     def _end_call(self, session: _Session, live: _Live) -> None:
         call = live.call
         self._calls.discard(call)
-        call.end()  # its tasks are cancelled before on_end runs
+        tasks = call.end()
         if session.error is not None:
             ending = Ending.of_error(session.error)
         else:
             ending = session.conn.ending(going_away=self._going_away)
         self.metrics.record_call_end(call)
         self.metrics.record_outcome(ending.outcome)
+        if tasks:  # on_end runs once they have stopped: what it releases they no longer use
+            self._hold()
+            self._track(self._end_after(tasks, live, ending))
+        else:
+            self._run_on_end(live, ending)
+
+    def _run_on_end(self, live: _Live, ending: Ending) -> None:
+        call = live.call
         pending: MaybeAwaitable = None
         try:
             pending = live.handler.on_end(CallEnd(ending.code, ending.reason, ending.outcome))
@@ -410,9 +424,24 @@ class AudioServer:
             _log_call_end(call, ending)
         else:
             self._hold()
-            task = asyncio.ensure_future(self._finish_call(call, ending, pending))
-            self._finishing.add(task)
-            task.add_done_callback(self._finishing.discard)
+            self._track(self._finish_call(call, ending, pending))
+
+    def _track(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _end_after(self, tasks: list[asyncio.Task[Any]], live: _Live, ending: Ending) -> None:
+        try:
+            _, running = await asyncio.wait(tasks, timeout=TASKS_STOP_TIMEOUT)
+            if running:  # a task that ignores its cancellation must not hold up the drain
+                log.warning(
+                    "call tasks still running after cancel",
+                    extra={"call_uuid": live.call.call_uuid, "tasks": len(running)},
+                )
+            self._run_on_end(live, ending)
+        finally:
+            self._release()
 
     async def _finish_call(
         self, call: SocketCall, ending: Ending, pending: Awaitable[None]
