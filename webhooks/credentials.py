@@ -1,4 +1,4 @@
-"""The per-call socket credential (docs/contract.md, "The per-call socket credential").
+"""The webhooks' side of the socket credential: minted per answer (docs/contract.md).
 
 Minted on the answer and on every reconnect, put in the NCCO endpoint's
 ``authorization`` (docs/vonage-protocol.md §2), checked by audio_socket at the upgrade,

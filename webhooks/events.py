@@ -1,4 +1,4 @@
-"""Call events and what the service answers to them, with no I/O and no call state.
+"""The webhooks' side of call events: what Vonage posts, and the answer, with no I/O.
 
 The websocket leg's events carry back the endpoint ``headers`` we put in the NCCO
 (docs/vonage-protocol.md §2, §4), so the attempt count travels with the call itself.

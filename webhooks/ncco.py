@@ -1,4 +1,4 @@
-"""NCCOs built with Vonage's own models (vonage-voice), so the field rules are Vonage's.
+"""The application's side of NCCOs: built with Vonage's own models (vonage-voice).
 
 The talk actions never change, so they are validated and serialised once; only the
 ``connect`` action, which carries the call's credential, is built per request
