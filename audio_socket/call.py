@@ -257,16 +257,21 @@ class SocketCall:
         if self._playout is not None:
             self._playout.tap = observer
 
-    def end(self) -> None:
+    def end(self) -> list[asyncio.Task[Any]]:
         """The connection is gone: the inboxes close, the call's tasks are cancelled,
-        pending plays and played() settle as False."""
+        pending plays and played() settle as False.
+
+        Returns the tasks cancelled: ``on_end`` waits for them to stop.
+        """
         for inbox in (self._audio, self._events):
             if inbox is not None:
                 inbox.close()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
         if self._playout is not None:
             self._playout.close()
+        return tasks
 
     def _playout_of(self) -> Playout:
         if self._playout is None:

@@ -239,13 +239,15 @@ class TestCall:
         self._tester.controls.append(("close_socket", int(code)))
         self._tester.end_soon(Outcome.COMPLETED, code, reason)
 
-    def end(self) -> None:
-        """The call is over: inboxes close, tasks are cancelled."""
+    def end(self) -> list[asyncio.Task[Any]]:
+        """The call is over: inboxes close, tasks are cancelled (and returned)."""
         for inbox in (self._audio, self._events):
             if inbox is not None:
                 inbox.close()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        return tasks
 
     @property
     def tasks(self) -> int:
@@ -511,12 +513,13 @@ class CallTester:
         if self.ended is not None:
             return
         self.ended = end
-        self.call.end()
+        tasks = self.call.end()
         for item in self._outbox.queue:
             if item.done is not None and not item.done.done():
                 item.done.set_result(False)
         self._outbox.queue.clear()
-        await asyncio.sleep(0)  # the cancelled tasks run their cleanup first
+        if tasks:  # the cancelled tasks run their cleanup before on_end, as on the server
+            await asyncio.wait(tasks, timeout=5.0)
         if self._handler is not None:
             try:
                 await self._wait(self._handler.on_end(end))
