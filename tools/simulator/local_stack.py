@@ -16,7 +16,7 @@ from simulator.errors import UsageError
 
 ROOT_CERT = Path("caddy/data/caddy/pki/authorities/local/root.crt")
 SECRETS = Path("secrets.env")
-#: Written by the stack (tools/stack/voice_api.py): where its Voice REST API is.
+#: Written by the stack (tools/stack/local_application.py): where its Voice REST API is.
 API_ENV = Path("voice-api/api.env")
 SECRET_VARIABLE = "VONAGE_SIGNATURE_SECRET"  # noqa: S105 (a name, not a secret)
 

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Variables the launcher sets for every run; the caller's values are replaced. The
-#: Vonage application of a local run is the simulator's (tools/stack/voice_api.py).
+#: Vonage application of a local run is the simulator's (tools/stack/local_application.py).
 LISTEN_VARIABLES: Final = (
     "WEBHOOKS_HOST",
     "WEBHOOKS_PORT",

@@ -41,6 +41,7 @@ from stack.environment import (
 )
 from stack.errors import SocketPathTooLong, StackError, StateDirUnusable
 from stack.leftovers import ProcessRecord, check_no_leftovers
+from stack.local_application import VoiceApiFiles, new_link_token, prepare_voice_api, write_api_env
 from stack.paths import StatePaths, find_tool
 from stack.ports import pick_free_port, reserve_ports
 from stack.processes import ManagedProcess, service_process, wait_healthy, wait_until
@@ -48,7 +49,6 @@ from stack.replicas import ReplicaSet
 from stack.run_secrets import StackSecrets, resolve_secrets, write_secrets_env
 from stack.state_lock import StateLock
 from stack.testing import StackTestHooks
-from stack.voice_api import VoiceApiFiles, new_link_token, prepare_voice_api, write_api_env
 
 __all__ = ["Replica", "Stack", "StackConfig"]
 
@@ -69,7 +69,7 @@ class Stack:
         self._placeholders: CaddyPlaceholders | None = None
         self.dns: DnsResponder | None = None
         self.webhooks: ManagedProcess | None = None
-        #: The simulator's Voice REST API (tools/stack/voice_api.py) and its files.
+        #: The simulator's Voice REST API (tools/stack/local_application.py) and its files.
         self.voice_api: ManagedProcess | None = None
         self.voice_api_files: VoiceApiFiles | None = None
         self.voice_api_host = ""

@@ -1,4 +1,4 @@
-"""The local stack's Voice REST API: the simulator's, with a local application key pair.
+"""The local Vonage application the stack makes for the simulator's Voice REST API.
 
 ``make run`` needs no Vonage account, so it makes what an account would give:
 
