@@ -11,7 +11,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 AUDIO_REPLICAS ?= 1
 BASE_URL ?= https://localhost:8443
 
-.PHONY: run test setup lint typecheck config-check unit containers browser call phone load bench bench-sweep soak clean
+.PHONY: run stop test setup lint typecheck config-check unit containers browser call phone load bench bench-sweep soak clean
 
 ## setup: the development environment: every pinned dependency, the dev toolchain too
 setup: $(DEV_STAMP)
@@ -30,6 +30,10 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 ## run: the whole stack on loopback at https://localhost:8443 (AUDIO_REPLICAS=N for N audio replicas)
 run: $(RUN_STAMP)
 	$(PY) -m stack run --audio-replicas $(AUDIO_REPLICAS)
+
+## stop: what an earlier `make run` left running, named and stopped (nothing, normally)
+stop: $(RUN_STAMP)
+	$(PY) -m stack stop
 
 ## test: everything CI runs: static checks, config checks, unit, socket and end-to-end tests,
 ## the container tier and the browser phone's test
