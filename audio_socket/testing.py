@@ -93,6 +93,20 @@ class _Outbox:
     """What the application sent and the caller is to hear, in order."""
 
     queue: collections.deque[_Prompt | _Mark] = field(default_factory=collections.deque)
+    #: played() marks whose answer was dropped (``drop_notify_answers``): they time out.
+    unanswered: list[_Mark] = field(default_factory=list)
+
+    def pending(self) -> list[_Prompt | _Mark]:
+        """Everything whose ``done`` may still be waited on."""
+        return [*self.queue, *self.unanswered]
+
+    def drop(self) -> None:
+        """Settle everything pending as False and forget it (a clear, the call's end)."""
+        for item in self.pending():
+            if item.done is not None and not item.done.done():
+                item.done.set_result(False)
+        self.queue.clear()
+        self.unanswered.clear()
 
 
 class TestCall:
@@ -426,10 +440,7 @@ class CallTester:
     def clear(self) -> None:
         """Drop the queue: pending plays and played() return False."""
         self.controls.append(("clear",))
-        for item in self._outbox.queue:
-            if item.done is not None and not item.done.done():
-                item.done.set_result(False)
-        self._outbox.queue.clear()
+        self._outbox.drop()
         if self._handler is not None:
             asyncio.get_running_loop().call_soon(self._answer_cleared)
 
@@ -473,7 +484,7 @@ class CallTester:
 
     def _tick_marks(self) -> None:
         queue = self._outbox.queue
-        for item in queue:
+        for item in self._outbox.pending():
             if not isinstance(item, _Mark) or item.done is None or item.done.done():
                 continue
             if item.deadline is not None and self.now >= item.deadline:
@@ -482,6 +493,8 @@ class CallTester:
             mark = queue.popleft()
             assert isinstance(mark, _Mark)  # noqa: S101 - narrowed for the type checker
             if self._drop_notify:
+                if mark.done is not None and not mark.done.done():
+                    self._outbox.unanswered.append(mark)  # no answer: its timeout settles it
                 continue
             if mark.done is not None and not mark.done.done():
                 mark.done.set_result(True)
@@ -514,10 +527,7 @@ class CallTester:
             return
         self.ended = end
         tasks = self.call.end()
-        for item in self._outbox.queue:
-            if item.done is not None and not item.done.done():
-                item.done.set_result(False)
-        self._outbox.queue.clear()
+        self._outbox.drop()
         if tasks:  # the cancelled tasks run their cleanup before on_end, as on the server
             await asyncio.wait(tasks, timeout=5.0)
         if self._handler is not None:
