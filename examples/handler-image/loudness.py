@@ -9,10 +9,7 @@ from __future__ import annotations
 import logging
 import math
 
-import numpy as np
-
-from audio_socket import CallControl, CallEnd, CallHandler
-from audio_socket.protocol import CallStart
+from audio_socket import Call, CallEnd, CallHandler, frame_power
 
 LOG = logging.getLogger(__name__)
 #: Full scale of a 16-bit sample: 0 dBFS.
@@ -22,15 +19,15 @@ FULL_SCALE = 32768.0
 class LoudnessHandler(CallHandler):
     """The echo, plus the call's RMS level in dBFS, logged once at the end."""
 
-    def on_start(self, call: CallControl, start: CallStart) -> None:
+    def __init__(self, call: Call) -> None:
         self.call = call
         self.energy = 0.0
         self.samples = 0
 
     def on_audio(self, frame: bytes) -> None:
-        samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
-        self.energy += float(np.dot(samples, samples))
-        self.samples += samples.size
+        count = len(frame) // 2
+        self.energy += frame_power(frame) * count
+        self.samples += count
         self.call.send_audio(frame)
 
     def on_end(self, end: CallEnd) -> None:

@@ -10,14 +10,10 @@ the socket stays open.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from vonage_voice.models.ncco import Talk  # type: ignore[import-untyped]
-
-from audio_socket.errors import CallControlError
-from audio_socket.handlers.base import CallControl, CallEnd, CallHandler
-from audio_socket.protocol import CallEvent, CallStart, Dtmf
+from audio_socket import Call, CallControlError, CallEvent, CallHandler, CallStart, Dtmf
+from audio_socket.ncco import Talk
 
 TRANSFER_TEXT = "You are being transferred to a person"
 SAY_TEXT = "Hello from the handler"
@@ -28,7 +24,7 @@ log = logging.getLogger("tests.control_handler")
 
 
 def describe(start: CallStart) -> str:
-    """What on_start knows of the call, as one line."""
+    """What the handler knows of the call from its first message, as one line."""
     return (
         f"{start.direction} from {start.caller} to {start.called}"
         f" conversation {start.conversation_uuid} attempt {start.attempt}"
@@ -39,40 +35,33 @@ def describe(start: CallStart) -> str:
 class ControlHandler(CallHandler):
     """Echo; DTMF digits are call-control requests."""
 
-    __slots__ = ("call", "start", "tasks")
+    __slots__ = ("call",)
 
-    def on_start(self, call: CallControl, start: CallStart) -> None:
+    def __init__(self, call: Call) -> None:
         self.call = call
-        self.start = start
-        self.tasks: set[asyncio.Task[None]] = set()
 
     def on_audio(self, frame: bytes) -> None:
         self.call.send_audio(frame)
 
     def on_event(self, event: CallEvent) -> None:
-        # A task: a REST request must not hold up reading this call's audio.
+        # A task of the call: a REST request must not hold up reading this call's audio.
         if isinstance(event, Dtmf):
-            task = asyncio.create_task(self._act(event.digit))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.call.spawn(self._act(event.digit), name=f"control {event.digit}")
 
     async def _act(self, digit: str) -> None:
+        call = self.call
         try:
             if digit == "1":
-                await self.call.hangup()
+                await call.hangup()
             elif digit == "2":
-                self.call.close()
+                call.close_socket()
             elif digit == "3":
-                await self.call.transfer([Talk(text=TRANSFER_TEXT)])
+                await call.transfer([Talk(text=TRANSFER_TEXT)])
             elif digit == "4":
-                await self.call.say(SAY_TEXT, "en-GB")
-                await self.call.send_dtmf(SAID_DTMF)
+                await call.say(SAY_TEXT, "en-GB")
+                await call.send_dtmf(SAID_DTMF)
             elif digit == "5":
-                await self.call.say(describe(self.start))
+                await call.say(describe(call.start))
         except CallControlError as exc:
             log.warning("call control failed", extra={"error": str(exc)})
-            self.call.send_audio(FAILED_MARKER)
-
-    def on_end(self, end: CallEnd) -> None:
-        for task in self.tasks:
-            task.cancel()
+            call.send_audio(FAILED_MARKER)

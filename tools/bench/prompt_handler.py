@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from audio_socket.handlers import CallControl, CallHandler
+from audio_socket import Call, CallHandler
 from audio_socket.handlers.sounds import long_prompt
-from audio_socket.protocol import CallStart
 
 #: Longer than any bench call, so each call is playing from start to end.
 PROMPT_SECONDS: Final = 600.0
@@ -26,9 +25,9 @@ class PromptHandler(CallHandler):
 
     __slots__ = ()
 
-    def on_start(self, call: CallControl, start: CallStart) -> None:
+    def __init__(self, call: Call) -> None:
         """Queue the prompt (shared by every call at this rate: it is sliced, not copied).
 
         Nothing awaits the play: it returns False when the call ends.
         """
-        call.play(long_prompt(start.sample_rate, PROMPT_SECONDS))
+        call.play(long_prompt(call.sample_rate, PROMPT_SECONDS))

@@ -12,15 +12,14 @@ Each REST caller logs, at its end, how many requests were answered and failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from typing import Final
 
-from audio_socket.errors import CallControlError
-from audio_socket.handlers.base import CallControl, CallEnd
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from audio_socket import Call, CallControlError, CallEnd
 from audio_socket.handlers.echo import EchoHandler
-from audio_socket.protocol import CallStart
 
 #: The line each REST caller logs at its end; the bench counts the answers from it.
 ANSWERED_LOG: Final = "bench REST caller: answered=%d failed=%d"
@@ -31,25 +30,30 @@ log = logging.getLogger("audio_socket")
 _taken = 0
 
 
+class RestBenchSettings(BaseSettings):
+    """``BENCH_REST_CALLS``: how many of the replica's first calls make REST requests."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    bench_rest_calls: int = Field(0, ge=0)
+
+
 class RestHandler(EchoHandler):
     """Echo; the first ``BENCH_REST_CALLS`` calls also keep a REST request pending."""
 
-    __slots__ = ("_answered", "_failed", "_task")
+    __slots__ = ("_answered", "_failed", "_rest")
+    settings_class = RestBenchSettings
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._task: asyncio.Task[None] | None = None
-        self._answered = self._failed = 0
-
-    def on_start(self, call: CallControl, start: CallStart) -> None:
-        """Bind the echo; start the REST loop when this call is one of the first M."""
+    def __init__(self, call: Call) -> None:
         global _taken  # noqa: PLW0603 (a count over the process's calls)
-        super().on_start(call, start)
-        if _taken < int(os.environ.get("BENCH_REST_CALLS", "0")):
+        super().__init__(call)
+        self._answered = self._failed = 0
+        self._rest = _taken < call.settings.bench_rest_calls
+        if self._rest:
             _taken += 1
-            self._task = asyncio.get_running_loop().create_task(self._requests(call))
+            call.spawn(self._requests(call), name="bench REST caller")
 
-    async def _requests(self, call: CallControl) -> None:
+    async def _requests(self, call: Call) -> None:
         while True:
             try:
                 await call.send_dtmf("1")
@@ -58,11 +62,7 @@ class RestHandler(EchoHandler):
                 self._failed += 1
             await asyncio.sleep(PAUSE_S)
 
-    async def on_end(self, end: CallEnd) -> None:
-        """Stop the REST loop and say how it went."""
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        log.info(ANSWERED_LOG, self._answered, self._failed)
+    def on_end(self, end: CallEnd) -> None:
+        """Say how the REST loop went (the call's end has cancelled it)."""
+        if self._rest:
+            log.info(ANSWERED_LOG, self._answered, self._failed)
