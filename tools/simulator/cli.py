@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load(commands, common)
     _add_callee(commands, common)
     _add_phone(commands, common)
+    _add_converse(commands, common)
     _add_api(commands)
     return parser
 
@@ -209,6 +210,44 @@ def _add_phone(commands: Commands, common: argparse.ArgumentParser) -> None:
     phone.add_argument("--port", type=int, default=8089, help="the page's port (0: any free one)")
 
 
+def _add_converse(commands: Commands, common: argparse.ArgumentParser) -> None:
+    converse = commands.add_parser(
+        "converse",
+        parents=[common],
+        help="a scripted caller: speaks, listens, interrupts, measures each turn at the ear",
+        allow_abbrev=False,
+    )
+    converse.add_argument(
+        "--script", type=Path, required=True, help="the YAML turns (docs/simulator.md, Converse)"
+    )
+    converse.add_argument(
+        "--turn-gap",
+        type=float,
+        default=1.0,
+        help="seconds of quiet that end a reply before the caller's next turn (default 1)",
+    )
+    converse.add_argument(
+        "--audible-dbfs",
+        type=float,
+        default=-50.0,
+        help="a frame is audible above this RMS level, for these measurements (default -50)",
+    )
+    converse.add_argument("--calls", type=int, default=1, help="scripted callers at once")
+    converse.add_argument("--workers", type=int, default=1, help="processes to spread them over")
+    converse.add_argument("--ramp", type=float, default=0.0, help="seconds over which calls start")
+    converse.add_argument(
+        "--transcribe", action="store_true", help="transcribe every reply (`make setup`)"
+    )
+    converse.add_argument(
+        "--speech-cache",
+        type=Path,
+        help="where spoken texts are kept (default: $XDG_CACHE_HOME/simulator/speech)",
+    )
+    converse.add_argument("--answer-url", help="the answer URL (default: URL/webhooks/answer)")
+    converse.add_argument("--event-url", help="the event URL (default: URL/webhooks/events)")
+    converse.add_argument("--out", type=Path, help="write what the caller heard to this WAV")
+
+
 def _add_api(commands: Commands) -> None:
     api = commands.add_parser(
         "api",
@@ -250,9 +289,12 @@ def _run_command(args: argparse.Namespace) -> int:
             return api_main(args)
         except SimulatorError as exc:
             return fail(exc)
-    from simulator.frontends.load import load_main  # noqa: PLC0415 (rich and matplotlib: load only)
+    if args.command == "converse":
+        from simulator.frontends.converse.main import converse_main as run  # noqa: PLC0415
+    else:
+        from simulator.frontends.load import load_main as run  # noqa: PLC0415 (rich, matplotlib)
 
-    return load_main(args)
+    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
