@@ -163,6 +163,17 @@ def _add_call(commands: Commands, common: argparse.ArgumentParser) -> None:
     call = commands.add_parser("call", parents=[common], help="place one call", allow_abbrev=False)
     call.add_argument("--dtmf", default="", help="key presses sent along the way, e.g. 123#")
     call.add_argument(
+        "--lenient-frames",
+        action="store_true",
+        help="count binary messages that are not one 20 ms frame instead of closing the"
+        " socket with 1007, as Vonage does",
+    )
+    call.add_argument(
+        "--drop-notify",
+        action="store_true",
+        help="never answer the server's notify (one report saw Vonage do so)",
+    )
+    call.add_argument(
         "--out",
         type=Path,
         help="write what the caller heard to this WAV, at its real time from the answer",
@@ -176,6 +187,17 @@ def _add_load(commands: Commands, common: argparse.ArgumentParser) -> None:
     load.add_argument("--calls", type=int, required=True, help="concurrent calls")
     load.add_argument("--ramp", type=float, default=0.0, help="seconds over which calls start")
     load.add_argument("--workers", type=int, default=1, help="processes to spread the calls over")
+    load.add_argument(
+        "--lenient-frames",
+        action="store_true",
+        help="count binary messages that are not one 20 ms frame instead of closing the"
+        " socket with 1007, as Vonage does",
+    )
+    load.add_argument(
+        "--drop-notify",
+        action="store_true",
+        help="never answer the server's notify (one report saw Vonage do so)",
+    )
     load.add_argument(
         "--loop",
         choices=("auto", "uvloop", "asyncio"),

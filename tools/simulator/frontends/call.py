@@ -47,7 +47,12 @@ async def call_command(args: argparse.Namespace) -> int:
         say=functools.partial(say, progress),
         api_link=link,
     )
-    options = setup.call_options(dtmf=args.dtmf, keep_audio=args.out is not None)
+    options = setup.call_options(
+        dtmf=args.dtmf,
+        keep_audio=args.out is not None,
+        lenient_frames=args.lenient_frames,
+        drop_notify=args.drop_notify,
+    )
     try:
         record = await Call(options, context).run()
     finally:

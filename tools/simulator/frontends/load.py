@@ -60,6 +60,9 @@ class WorkerSpec:
     offsets: list[float]
     #: ``uvloop`` or ``asyncio``: the event loop the worker runs on.
     loop: str = "asyncio"
+    #: --lenient-frames and --drop-notify (``CallOptions``).
+    lenient_frames: bool = False
+    drop_notify: bool = False
 
 
 def split_offsets(calls: int, ramp: float, workers: int) -> list[list[float]]:
@@ -116,7 +119,15 @@ async def _worker(spec: WorkerSpec, pipe: Connection, go: EventType) -> None:
     pacer = Pacer()
     link = await open_api_link(setup)
     context = CallContext(webhooks, pacer, signals, setup.signer(), api_link=link)
-    calls = [Call(setup.call_options(variant=i), context) for i in range(len(spec.offsets))]
+    calls = [
+        Call(
+            setup.call_options(
+                variant=i, lenient_frames=spec.lenient_frames, drop_notify=spec.drop_notify
+            ),
+            context,
+        )
+        for i in range(len(spec.offsets))
+    ]
     # Everything built so far lives for the whole run: keep the collector off it, and
     # off the full collections that would stop every call for 20+ ms in mid-run
     # (measured). Young generations still collect; the rest waits for the end.
@@ -201,7 +212,8 @@ def load_command(args: argparse.Namespace, setup: Setup) -> int:
     loop = resolve_loop(args.loop)
     shares = split_offsets(args.calls, args.ramp, args.workers)
     started = time.monotonic()
-    specs = [WorkerSpec(i, setup, share, loop) for i, share in enumerate(shares)]
+    flags = {"lenient_frames": args.lenient_frames, "drop_notify": args.drop_notify}
+    specs = [WorkerSpec(i, setup, share, loop, **flags) for i, share in enumerate(shares)]
     results = run_workers(specs, args)
     summary = summarize(results, args.calls, time.monotonic() - started, args.workers, loop)
     if args.plot is not None:

@@ -122,6 +122,11 @@ class CallReport:
     #: What those requests put into the call: talk texts, DTMF digits, stream URLs.
     rest_talks: list[str] = field(default_factory=list)
     rest_dtmf: list[str] = field(default_factory=list)
+    #: Binary messages back that were not one 20 ms frame, and [first size, expected].
+    wrong_size: int = 0
+    wrong_size_first: list[int] | None = None
+    #: The NCCO actions run besides talk and connect (wait, notify, input), in order.
+    actions: list[str] = field(default_factory=list)
     rtt_ms: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
     #: When each frame of ``rtt_ms`` left (``time.monotonic()`` seconds).
     rtt_at_s: Floats = field(repr=False, default_factory=lambda: np.zeros(0))
@@ -205,6 +210,9 @@ def build_report(record: CallRecord, expect: str = ECHO) -> CallReport:
         rest_requests=list(record.api.requests) if record.api else [],
         rest_talks=list(record.api.talks) if record.api else [],
         rest_dtmf=list(record.api.dtmf) if record.api else [],
+        wrong_size=sum(leg.wrong_size for leg in record.legs),
+        wrong_size_first=_first_wrong_size(record),
+        actions=list(record.actions),
         rtt_ms=rtt,
         rtt_at_s=rtt_at,
         lateness_ms=lateness,
@@ -332,6 +340,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _first_wrong_size(record: CallRecord) -> list[int] | None:
+    for leg in record.legs:
+        if leg.first_wrong_size is not None:
+            return [leg.first_wrong_size, leg.frame_size]
+    return None
+
+
 def _leg_dict(leg: LegRecord) -> dict[str, Any]:
     return {
         "number": leg.number,
@@ -368,6 +383,12 @@ def render(report: CallReport) -> str:
         )
     if f.silent or f.unmatched:
         lines.append(f"            {f.silent} silent and {f.unmatched} unmatched messages back")
+    if report.wrong_size_first is not None:
+        size, expected = report.wrong_size_first
+        lines.append(
+            f"            {_count(report.wrong_size, 'binary message')} of the wrong size"
+            f" (the first {size} bytes; one 20 ms frame is {expected})"
+        )
     if rtt:
         lines.append(
             f"  round trip p50 {rtt['p50']:.1f} ms, p90 {rtt['p90']:.1f},"
@@ -386,6 +407,8 @@ def render(report: CallReport) -> str:
         )
     if report.dtmf_sent:
         lines.append(f"  dtmf      {report.dtmf_sent}")
+    if report.actions:
+        lines.append(f"  actions   {', '.join(report.actions)}")
     lines.extend(render_heard(report.heard))
     lines.append(f"  ended by  {report.ended_by}")
     for request in report.rest_requests:

@@ -70,6 +70,10 @@ class LoadSummary:
     errors: dict[str, int]
     #: The workers' event loop: ``uvloop`` or ``asyncio``.
     event_loop: str = "asyncio"
+    #: Binary messages back that were not one 20 ms frame (counted under
+    #: --lenient-frames; else each closed its socket), and [first size, expected].
+    wrong_size: int = 0
+    wrong_size_first: list[int] | None = None
 
 
 def summarize(
@@ -110,6 +114,8 @@ def summarize(
         answer_ms=percentiles(np.array(answers, np.float64)),
         errors=dict(errors.most_common(5)),
         event_loop=loop,
+        wrong_size=sum(r.wrong_size for r in reports),
+        wrong_size_first=next((r.wrong_size_first for r in reports if r.wrong_size_first), None),
     )
 
 
@@ -201,6 +207,14 @@ def render_summary(summary: LoadSummary, *, as_json: bool) -> None:
             f"{summary.wall_s:.1f} s, {_workers(summary.workers)} on {summary.event_loop}",
         ),
     ]
+    if summary.wrong_size_first is not None:
+        size, expected = summary.wrong_size_first
+        rows.append(
+            (
+                "wrong-size messages",
+                f"{summary.wrong_size:,} (the first {size} bytes; one 20 ms frame is {expected})",
+            )
+        )
     for name, value in rows:
         table.add_row(name, value)
     for error, count in summary.errors.items():

@@ -63,6 +63,7 @@ class Connector:
                 authorization=self._authorization(action),
                 ssl_context=call.ctx.webhooks.ssl_context,
                 open_timeout=action.timeout,
+                lenient_frames=call.options.lenient_frames,
             )
         except LegError as exc:
             leg.detail = call.problem = str(exc)
@@ -90,6 +91,8 @@ class Connector:
             hung_up = await self._stream(connection, audio, leg)
         finally:
             call.api.live = False
+            leg.frame_size, leg.wrong_size = connection.frame_size, connection.wrong_size
+            leg.first_wrong_size = connection.first_wrong_size
         leg.ended_at = time.monotonic()
         if isinstance(hung_up, ApiEnd):
             self._leg_notify(action, leg, socket_leg.completed(DisconnectedBy.PLATFORM, None))
@@ -150,6 +153,7 @@ class Connector:
         connection.audio_sink = audio.on_audio
         playout = audio.playout
         playout.reply = connection.send_text_now
+        playout.drop_notify = call.options.drop_notify
         connection.control_sink = lambda text: playout.control(time.monotonic(), text)
         audio.sink = connection
         if call.finished is None:
@@ -267,6 +271,8 @@ def describe_close(connection: AudioConnection) -> str:
     """How the server ended the socket, in words."""
     if connection.stalled:
         return "the server stopped reading: socket aborted"
+    if connection.refused is not None:
+        return f"socket closed by Vonage with 1007 (invalid payload): {connection.refused}"
     code = connection.close_code
     if code is None or code == CloseCode.ABNORMAL_CLOSURE:  # no close frame
         return "socket lost without a close frame"

@@ -2,7 +2,10 @@
 
 The upgrade carries the endpoint's ``authorization``; the first message is text
 JSON ``{"event": "websocket:connected", "content-type": ..., <headers>}``; then
-audio goes out as binary 20 ms frames and comes back the same way.
+audio goes out as binary 20 ms frames and comes back the same way. Each binary
+message back must be exactly one 20 ms frame at the call's rate (§3): any other
+size closes the socket with 1007, as Vonage stops listening to such a socket
+(``lenient_frames`` only counts them).
 
 Binary messages bypass websockets' message queue: :class:`AudioConnection`
 hands each one straight to the call's matcher as it is parsed, which keeps the
@@ -13,6 +16,8 @@ does, with no task or await per frame.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import ssl
 from collections.abc import Callable
@@ -25,9 +30,10 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Event, State
 
+from simulator.audio import frame_bytes
 from simulator.errors import LegError
 from simulator.net import describe_failure
 from simulator.vonage.ncco import WebsocketEndpoint
@@ -57,12 +63,22 @@ class AudioConnection(ClientConnection):
     control_sink: Callable[[str], bool] | None = None
     stalled = False
     controls = 0
+    #: The only size a binary message may have: one 20 ms frame at the call's rate.
+    frame_size = 0
+    #: Count wrong-size messages and take them anyway, instead of closing with 1007.
+    lenient_frames = False
+    #: Binary messages of the wrong size, and the size of the first one.
+    wrong_size = 0
+    first_wrong_size: int | None = None
+    #: Why the simulator closed the socket itself (a wrong-size message), if it did.
+    refused: str | None = None
 
     def process_event(self, event: Event) -> None:
         """Hand whole binary messages to the sink; everything else as usual."""
         if isinstance(event, Frame) and event.fin:
             if event.opcode is Opcode.BINARY and self.audio_sink is not None:
-                self.audio_sink(event.data)
+                if len(event.data) == self.frame_size or self.accepts(event.data):
+                    self.audio_sink(event.data)
                 return
             if event.opcode is Opcode.TEXT and self.control_sink is not None:
                 try:
@@ -73,6 +89,36 @@ class AudioConnection(ClientConnection):
                     self.controls += 1
                     return
         super().process_event(event)
+
+    def accepts(self, message: BytesLike) -> bool:
+        """Whether a binary message may be heard: one whole frame, or ``lenient_frames``.
+
+        docs/vonage-protocol.md §3: Vonage requires each message to be one 20 ms frame
+        and stops listening to a socket that sends another size; the first such
+        message closes the socket with 1007 (invalid payload), and nothing after it
+        is heard. The call then goes on as for any socket closed under it (§4).
+        """
+        size = len(message)
+        if size == self.frame_size:
+            return self.refused is None
+        self.wrong_size += 1
+        if self.first_wrong_size is None:
+            self.first_wrong_size = size
+        if self.lenient_frames:
+            return True
+        if self.refused is None:
+            self.audio_sink = None  # from now on every message goes through here: unheard
+            self.refused = (
+                f"a binary message of {size} bytes, when each must be one 20 ms frame of"
+                f" {self.frame_size} bytes"
+            )
+            reason = f"frame of {size} bytes, expected {self.frame_size}"
+            closing = asyncio.get_running_loop().create_task(
+                self.close(CloseCode.INVALID_DATA, reason)
+            )
+            _closing.add(closing)
+            closing.add_done_callback(_closing.discard)
+        return False
 
     def send_frame(self, frame: bytes) -> bool:
         """Send one binary message now, without awaiting; False if not open."""
@@ -97,12 +143,23 @@ class AudioConnection(ClientConnection):
             self.transport.abort()
 
 
+_closing: set[asyncio.Task[None]] = set()
+
+
+@functools.cache
+def connection_class(frame_size: int, lenient_frames: bool) -> type[AudioConnection]:
+    """An :class:`AudioConnection` that checks for this frame size from its first byte."""
+    attributes = {"frame_size": frame_size, "lenient_frames": lenient_frames}
+    return cast(type[AudioConnection], type("AudioConnection", (AudioConnection,), attributes))
+
+
 async def open_leg(
     endpoint: WebsocketEndpoint,
     *,
     authorization: str | None,
     ssl_context: ssl.SSLContext,
     open_timeout: float = OPEN_TIMEOUT,
+    lenient_frames: bool = False,
 ) -> AudioConnection:
     """Upgrade to the endpoint and send the first message; LegError when it fails."""
     headers = {"Authorization": authorization} if authorization else None
@@ -117,7 +174,7 @@ async def open_leg(
             open_timeout=open_timeout,
             ping_interval=None,
             close_timeout=CLOSE_TIMEOUT,
-            create_connection=AudioConnection,
+            create_connection=connection_class(frame_bytes(endpoint.rate), lenient_frames),
             ssl=ssl_context if secure else None,
         )
     except InvalidStatus as exc:
@@ -165,7 +222,8 @@ async def serve_text(connection: AudioConnection, on_audio: Callable[[BytesLike]
     try:
         async for message in connection:
             if isinstance(message, bytes):
-                on_audio(message)  # a fragmented binary message, assembled
+                if connection.accepts(message):
+                    on_audio(message)  # a fragmented binary message, assembled
                 continue
             texts += 1
     except ConnectionClosed:

@@ -18,6 +18,7 @@ Choices where Vonage is silent (docs/vonage-protocol.md §3 leaves them open):
 a frame late by less than one frame continues the audio it follows (a jitter
 buffer's job), and a notify still waiting when a ``clear`` comes is answered
 right after ``websocket:cleared`` (its audio is gone either way).
+``drop_notify`` never answers a notify: one field report saw Vonage do so (§9).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Playout:
         "_starts",
         "_waiting",
         "clears",
+        "drop_notify",
         "end",
         "frames",
         "kept",
@@ -78,6 +80,8 @@ class Playout:
 
     def __init__(self, *, keep: bool = False) -> None:
         self.end = 0.0
+        #: Never answer a notify (--drop-notify; docs/vonage-protocol.md §9).
+        self.drop_notify = False
         #: (start, first frame) of each segment; its frames run to the next one's first.
         self._starts: list[tuple[float, int]] = []
         #: Where a clear or the socket's end cut a segment, by segment number.
@@ -157,6 +161,8 @@ class Playout:
         """Answer with ``payload`` once the audio queued before it has played."""
         index = len(self.notifies)
         self.notifies.append((t, None))
+        if self.drop_notify:
+            return
         wait = self.end - t
         if wait <= 0:
             self._answer(index, payload)

@@ -48,6 +48,12 @@ class CallOptions:
     answer_url: str | None = None
     event_url: str | None = None
     outbound: bool = False
+    #: Count binary messages that are not one 20 ms frame instead of closing the socket
+    #: with 1007 as Vonage does (docs/vonage-protocol.md §3).
+    lenient_frames: bool = False
+    #: Never answer the application's ``notify`` control messages (§9: one report of
+    #: a live call where Vonage answered ``clear`` and never ``notify``).
+    drop_notify: bool = False
 
 
 class LegEnd(StrEnum):
@@ -73,6 +79,10 @@ class LegRecord:
     end: LegEnd = LegEnd.FAILED
     detail: str = ""
     close_code: int | None = None
+    #: The one size a binary message back may have, and how many had another.
+    frame_size: int = 0
+    wrong_size: int = 0
+    first_wrong_size: int | None = None
 
 
 @dataclass
@@ -101,3 +111,5 @@ class CallRecord:
     ended_by: str = "caller"
     #: The frames at which a REST hangup or transfer ended a socket leg.
     api_end_frames: list[int] = field(default_factory=list)
+    #: The NCCO actions run, in order, with what each did ("wait 0.5 s", "input 1").
+    actions: list[str] = field(default_factory=list)
