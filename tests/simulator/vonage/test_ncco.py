@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from simulator.errors import NccoError
-from simulator.vonage.ncco import Authorization, Connect, Talk, parse_ncco, parse_ncco_json
+from simulator.vonage.ncco import (
+    Authorization,
+    Connect,
+    Input,
+    Notify,
+    Talk,
+    Wait,
+    parse_ncco,
+    parse_ncco_json,
+)
 from tests.simulator.fakes import TOKEN, connect_ncco
 
 GOOD = connect_ncco("wss://localhost:8443/socket", "https://localhost:8443/webhooks/events")
@@ -80,7 +89,15 @@ def test_vonage_authorization() -> None:
         ({"action": "talk"}, "must be a JSON array"),
         ([{"text": "hi"}], "must be an object with an 'action'"),
         ([{"action": "stream", "streamUrl": ["x"]}], "cannot run 'stream'"),
-        ([{"action": "input"}], "cannot run 'input'"),
+        ([{"action": "input", "type": ["dtmf", "speech"]}], "cannot run speech input"),
+        ([{"action": "input"}], "'type' must be a list of 'dtmf'"),
+        ([{"action": "input", "type": ["dtmf"], "dtmf": {"maxDigits": 21}}], "from 1 to 20"),
+        ([{"action": "input", "type": ["dtmf"], "dtmf": {"timeOut": 11}}], "from 0 to 10"),
+        ([{"action": "input", "type": ["dtmf"], "mode": "asynchronous"}], "'synchronous' only"),
+        ([{"action": "notify", "payload": {}}], "'eventUrl' is required"),
+        ([{"action": "notify", "eventUrl": ["https://h/e"]}], "'payload' must be an object"),
+        ([{"action": "wait", "timeout": "5"}], "number of seconds"),
+        ([{"action": "record"}], "cannot run 'record'"),
         ([{"action": "dance"}], "unknown action"),
         ([{"action": "talk", "text": ""}], "'text' must be a non-empty string"),
         (with_connect(endpoint=[]), "list of one endpoint"),
@@ -105,6 +122,27 @@ def test_ncco_it_cannot_run(ncco: object, message: str) -> None:
     """Each problem is a NccoError naming the action and what is wrong."""
     with pytest.raises(NccoError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_ncco(ncco)
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [(None, 10.0), (0.5, 0.5), (0, 0.1), (9000, 7200.0), (3, 3.0)]
+)
+def test_wait_defaults_and_clamps_as_the_sdk(given: float | None, seconds: float) -> None:
+    """wait: 10 s unless given, clamped to 0.1..7200 s as vonage-voice's Wait does."""
+    action = {"action": "wait"} | ({} if given is None else {"timeout": given})
+    assert parse_ncco([action]) == [Wait(seconds)]
+
+
+def test_input_and_notify_defaults() -> None:
+    """input of DTMF: 3 s, 4 digits, no submit on #, the application's event URL."""
+    ncco = [
+        {"action": "input", "type": ["dtmf"]},
+        {"action": "notify", "payload": {"step": 1}, "eventUrl": ["https://h/n"]},
+    ]
+    assert parse_ncco(ncco) == [
+        Input(max_digits=4, timeout=3, submit_on_hash=False, event_url=None),
+        Notify({"step": 1}, "https://h/n", "POST"),
+    ]
 
 
 def test_not_json() -> None:

@@ -6,8 +6,9 @@ takes (unless ``bargeIn``), ``connect`` opens a WebSocket leg with its own event
 and streams the caller's audio for ``seconds`` (``connect.py``) — and under
 ``eventType: synchronous``, when the socket closes under the live call or cannot
 be opened, run the NCCO that comes back instead of the rest: a new ``connect``
-reconnects, a ``talk`` apologises. The caller hangs up when their audio has been
-sent and its echo has come back.
+reconnects, a ``talk`` apologises. ``wait``, ``notify`` and ``input`` run in
+``actions.py``. The caller hangs up when their audio has been sent and its echo
+has come back; :meth:`Call.press` is their keypad, for any front end.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from collections import deque
 from typing import Any
 
 from simulator.errors import NccoError, SimulatorError
+from simulator.vonage.actions import ActionRunner
 from simulator.vonage.connect import Connector
 from simulator.vonage.context import CallContext, CallState
 from simulator.vonage.events import CALLER_NETWORK, DisconnectedBy, error_event
-from simulator.vonage.ncco import Action, Talk
-from simulator.vonage.records import CallOptions, CallRecord
+from simulator.vonage.ncco import Action, Connect, Talk
+from simulator.vonage.records import DTMF_DIGITS, CallOptions, CallRecord
 from simulator.vonage.speech import talk_seconds
 from simulator.vonage.stream import FRAME_SECONDS, CallAudio
 
@@ -38,6 +40,27 @@ class Call(CallState):
         """``audio``: a live caller's (frontends/phone/live.py) instead of the planned signal's."""
         super().__init__(options, context, audio)
         self.connector = Connector(self)
+        self.actions = ActionRunner(self)
+
+    def press(self, digits: str) -> bool:
+        """The caller presses ``digits`` now, as on a phone's keypad, at any time.
+
+        Each key goes to the ``input`` action collecting keys, if one runs; else to
+        the open socket as ``websocket:dtmf`` (docs/vonage-protocol.md §3); else it
+        is not heard. True when every key was heard; ValueError for a key that is
+        not 0-9, * or #.
+        """
+        if set(digits) - DTMF_DIGITS:
+            raise ValueError(f"keys are 0-9, * and #, not {digits!r}")
+        audio, heard = self.record.audio, True
+        for digit in digits:
+            if audio is not None:
+                heard = audio.press(digit) and heard
+            elif self.keys is not None:
+                self.keys(digit)
+            else:
+                heard = False
+        return heard
 
     async def run(self) -> CallRecord:
         """Place the call, run it to the end, post ``completed``."""
@@ -118,9 +141,12 @@ class Call(CallState):
             if isinstance(action, Talk):
                 await self._talk(action)
                 continue
-            if len(self.record.legs) >= MAX_LEGS:
+            if not isinstance(action, Connect):
+                hung_up, replacement = await self.actions.run(action)
+            elif len(self.record.legs) >= MAX_LEGS:
                 raise SimulatorError(f"gave up after {MAX_LEGS} socket legs: {self.problem}")
-            hung_up, replacement = await self.connector.run(action)
+            else:
+                hung_up, replacement = await self.connector.run(action)
             if hung_up:
                 self.hung_up = True
                 return  # the caller hung up: the call is over

@@ -16,10 +16,11 @@ from typing import Any
 
 from websockets.frames import CLOSE_CODE_EXPLANATIONS, CloseCode
 
-from simulator.errors import LegError, NccoError, SimulatorError, WebhookError
+from simulator.errors import LegError, SimulatorError
+from simulator.vonage.actions import post_for_ncco
 from simulator.vonage.call_api import ApiEnd
 from simulator.vonage.context import CallState
-from simulator.vonage.events import Direction, DisconnectedBy, Leg, dashed_uuid, error_event
+from simulator.vonage.events import Direction, DisconnectedBy, Leg, dashed_uuid
 from simulator.vonage.leg import AudioConnection, open_leg, serve_text
 from simulator.vonage.ncco import Action, Connect
 from simulator.vonage.records import LegEnd, LegRecord
@@ -222,39 +223,16 @@ class Connector:
     async def _leg_event(
         self, action: Connect, leg: LegRecord, payload: dict[str, Any]
     ) -> list[Action] | None:
-        """Post a synchronous event about the leg (§4); the NCCO that came back, if any.
-
-        The call flow waits for this one: its answer decides what runs next. When
-        every attempt fails, or the answer is not an NCCO, the call flow goes on.
-        """
+        """Post a synchronous event about the leg (§4); the NCCO that came back, if any."""
         call = self.call
-        status = payload["status"]
-        try:
-            ncco = await call.ctx.webhooks.expect_ncco(
-                action.event_url or call.events_url,
-                payload,
-                method=action.event_method,
-                fallback_url=call.options.fallback_url,
-                leg=leg.number,
-                log=call.record.exchanges,
-            )
-        except WebhookError as exc:
-            self._event_failed(f"event '{status}' (socket leg {leg.number}) failed: {exc}")
-            return None
-        except NccoError as exc:
-            self._event_failed(f"event '{status}' (socket leg {leg.number}) answered: {exc}")
-            call.notifier.post(
-                call.events_url, error_event(str(exc), call.record.conversation_uuid), kind="error"
-            )
-            return None
-        if ncco is not None:
-            kinds = ", ".join(type(a).__name__.lower() for a in ncco)
-            call.ctx.say(f"{status} answered with an NCCO: {kinds or 'empty'}")
-        return ncco
-
-    def _event_failed(self, line: str) -> None:
-        self.call.record.events_failed.append(line)
-        self.call.ctx.say(f"{line} (the call flow goes on, as on Vonage)")
+        return await post_for_ncco(
+            call,
+            action.event_url or call.events_url,
+            payload,
+            method=action.event_method,
+            kind=str(payload["status"]),
+            leg=leg.number,
+        )
 
     def _authorization(self, action: Connect) -> str | None:
         auth = action.endpoint.authorization

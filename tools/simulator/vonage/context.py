@@ -93,6 +93,8 @@ class CallState:
         self.problem = ""
         self.in_setup = False
         self.api = self.record.api = CallApi(self.record.uuid)
+        #: Takes the caller's key presses while an ``input`` action collects them.
+        self.keys: Callable[[str], None] | None = None
 
     @property
     def events_url(self) -> str:

@@ -1,8 +1,11 @@
 """The simulator's side: an NCCO parsed the way Vonage runs it (docs/vonage-protocol.md §2).
 
-The simulator runs ``talk`` and ``connect`` to one ``websocket`` endpoint. The
-whole NCCO is checked before any of it runs, as Vonage does: an NCCO it cannot
-run is a :exc:`NccoError` naming the action and the problem.
+The simulator runs ``talk``, ``connect`` to one ``websocket`` endpoint, ``wait``,
+``notify`` and ``input`` of DTMF, with the fields and defaults of Vonage's NCCO
+reference and the limits of vonage-voice's models (``vonage_voice.models.ncco``,
+"What the simulator models" in docs/vonage-protocol.md). The whole NCCO is
+checked before any of it runs, as Vonage does: an NCCO it cannot run is a
+:exc:`NccoError` naming the action and the problem.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ DEFAULT_CONNECT_TIMEOUT = 60  # seconds the endpoint may take to answer (NCCO re
 E164 = re.compile(r"^[1-9]\d{6,14}$")
 PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
 # Actions Vonage knows and the simulator does not run: named in the error.
-KNOWN_ACTIONS = {"record", "conversation", "stream", "input", "notify", "wait", "transfer"}
+KNOWN_ACTIONS = {"record", "conversation", "stream", "transfer", "pay"}
+RUNS = "it runs talk, connect, wait, notify and input of DTMF"
+# vonage-voice's Wait: 10 s unless given, clamped to 0.1..7200 s.
+DEFAULT_WAIT = 10.0
+WAIT_RANGE = (0.1, 7200.0)
+# The NCCO reference's input defaults, and vonage-voice's Dtmf ranges.
+DEFAULT_DTMF_TIMEOUT = 3
+DEFAULT_MAX_DIGITS = 4
+DTMF_TIMEOUT_RANGE = (0, 10)
+MAX_DIGITS_RANGE = (1, 20)
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,34 @@ class Connect:
     timeout: float = DEFAULT_CONNECT_TIMEOUT
 
 
-Action = Talk | Connect
+@dataclass(frozen=True)
+class Wait:
+    """Hold the call for ``timeout`` seconds, then run the next action."""
+
+    timeout: float = DEFAULT_WAIT
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Post ``payload`` to ``event_url``; an NCCO in the answer replaces the rest."""
+
+    payload: dict[str, Any]
+    event_url: str
+    event_method: str = "POST"
+
+
+@dataclass(frozen=True)
+class Input:
+    """Collect the caller's digits; post them; the NCCO in the answer runs next."""
+
+    max_digits: int = DEFAULT_MAX_DIGITS
+    timeout: float = DEFAULT_DTMF_TIMEOUT
+    submit_on_hash: bool = False
+    event_url: str | None = None
+    event_method: str = "POST"
+
+
+Action = Talk | Connect | Wait | Notify | Input
 
 
 def parse_ncco_json(body: bytes) -> list[Action]:
@@ -105,9 +144,69 @@ def _parse_action(i: int, item: object) -> Action:
         return _parse_talk(where, item)
     if name == "connect":
         return _parse_connect(where, item)
+    if name == "wait":
+        return _parse_wait(where, item)
+    if name == "notify":
+        return _parse_notify(where, item)
+    if name == "input":
+        return _parse_input(where, item)
     if name in KNOWN_ACTIONS:
-        raise NccoError(f"{where}: the simulator cannot run '{name}' (it runs talk and connect)")
+        raise NccoError(f"{where}: the simulator cannot run '{name}' ({RUNS})")
     raise NccoError(f"{where}: unknown action")
+
+
+def _parse_wait(where: str, item: dict[str, Any]) -> Wait:
+    timeout = item.get("timeout")
+    if timeout is None:
+        return Wait()
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise NccoError(f"{where}: 'timeout' must be a number of seconds, not {_kind(timeout)}")
+    low, high = WAIT_RANGE
+    return Wait(min(max(float(timeout), low), high))  # clamped, as vonage-voice's Wait
+
+
+def _parse_notify(where: str, item: dict[str, Any]) -> Notify:
+    payload = item.get("payload")
+    if not isinstance(payload, dict):
+        raise NccoError(f"{where}: 'payload' must be an object")
+    url = _parse_event_url(where, item)
+    if url is None:
+        raise NccoError(f"{where}: 'eventUrl' is required")
+    return Notify(dict(payload), url, _parse_method(where, item))
+
+
+def _parse_input(where: str, item: dict[str, Any]) -> Input:
+    kinds = item.get("type")
+    if not isinstance(kinds, list) or not kinds or not set(kinds) <= {"dtmf", "speech"}:
+        raise NccoError(f"{where}: 'type' must be a list of 'dtmf' and/or 'speech'")
+    if "speech" in kinds:
+        raise NccoError(f"{where}: the simulator cannot run speech input (type 'speech')")
+    mode = _optional(where, item, "mode", str)
+    if mode not in (None, "synchronous"):
+        raise NccoError(f"{where}: the simulator runs input mode 'synchronous' only, not {mode!r}")
+    dtmf = _optional(where, item, "dtmf", dict) or {}
+    timeout = _whole(where, dtmf, "timeOut", DTMF_TIMEOUT_RANGE, DEFAULT_DTMF_TIMEOUT)
+    digits = _whole(where, dtmf, "maxDigits", MAX_DIGITS_RANGE, DEFAULT_MAX_DIGITS)
+    on_hash = _optional(where, dtmf, "submitOnHash", bool) or False
+    return Input(
+        max_digits=digits,
+        timeout=timeout,
+        submit_on_hash=on_hash,
+        event_url=_parse_event_url(where, item),
+        event_method=_parse_method(where, item),
+    )
+
+
+def _whole(
+    where: str, item: dict[str, Any], key: str, limits: tuple[int, int], default: int
+) -> int:
+    value = _optional(where, item, key, int)
+    if value is None:
+        return default
+    low, high = limits
+    if isinstance(value, bool) or not low <= value <= high:
+        raise NccoError(f"{where}: dtmf {key!r} must be a whole number from {low} to {high}")
+    return value
 
 
 def _parse_talk(where: str, item: dict[str, Any]) -> Talk:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from simulator.audio import FRAME_MS, Signal
@@ -30,6 +31,7 @@ TICKS_PER_FRAME = 10
 TICK_SECONDS = FRAME_SECONDS / TICKS_PER_FRAME
 # How often (in frames) the write buffer is checked for a peer that stopped reading.
 BUFFER_CHECK_EVERY = 50
+DTMF_DURATION_MS = 260  # what Vonage reports for a key press (docs/vonage-protocol.md §3)
 
 
 class FrameSink(Protocol):
@@ -56,6 +58,7 @@ class CallAudio:
         "finished",
         "frames",
         "index",
+        "keys",
         "last_matched",
         "n",
         "next",
@@ -85,6 +88,8 @@ class CallAudio:
         self.finished: asyncio.Future[None] | None = None
         self.dtmf = sorted(dtmf or [])
         self.dtmf_sent: list[tuple[int, str]] = []
+        #: Takes the caller's key presses while an ``input`` action collects them.
+        self.keys: Callable[[str], None] | None = None
         self.received = self.silent = self.unmatched = 0
         self.duplicates = self.out_of_order = 0
         self.last_matched = -1
@@ -113,22 +118,32 @@ class CallAudio:
                 t = time.monotonic()
                 if sink.send_frame(self.frames[i]):
                     self.sent_at[i] = t
-                if self.dtmf and self.dtmf[0][0] <= i:
-                    self._send_dtmf(sink, i)
                 if i % BUFFER_CHECK_EVERY == 0:
                     sink.check_buffer()
+            if self.dtmf and self.dtmf[0][0] <= i and (sink is not None or self.keys):
+                # A key due while neither an input nor a socket listens waits for one.
+                self.press(self.dtmf.pop(0)[1])
             self.next = i + 1
             self.next_k += TICKS_PER_FRAME
             if self.next >= self.n:
                 return True
         return False
 
-    def _send_dtmf(self, sink: FrameSink, i: int) -> None:
-        _, digit = self.dtmf.pop(0)
+    def press(self, digit: str) -> bool:
+        """The caller presses a key now: to a collecting ``input``, else to the socket (§3).
+
+        False when neither listens: the key is not heard.
+        """
+        if self.keys is not None:
+            self.keys(digit)
+            self.dtmf_sent.append((self.next, digit))
+            return True
         # docs/vonage-protocol.md §3: one text message per key press, between audio frames.
-        message = {"event": "websocket:dtmf", "digit": digit, "duration": 260}
-        if sink.send_text_now(json.dumps(message)):
-            self.dtmf_sent.append((i, digit))
+        message = {"event": "websocket:dtmf", "digit": digit, "duration": DTMF_DURATION_MS}
+        if self.sink is None or not self.sink.send_text_now(json.dumps(message)):
+            return False
+        self.dtmf_sent.append((self.next, digit))
+        return True
 
     def on_audio(self, message: BytesLike) -> None:
         """One binary message from the socket: match it to the frame it echoes."""

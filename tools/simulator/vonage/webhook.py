@@ -132,16 +132,17 @@ class WebhookClient:
         method: str = "POST",
         fallback_url: str | None = None,
         leg: int | None = None,
+        kind: str | None = None,
         log: list[Exchange],
     ) -> list[Action] | None:
         """Post an event whose answer may be an NCCO: the NCCO, or None to go on.
 
         None when the answer was empty; WebhookError when every attempt failed (each is
         in ``log``): the caller goes on with the call flow; NccoError when the answer is
-        not an NCCO.
+        not an NCCO. ``kind`` names it in the log (default: its ``status``).
         """
         targets = [url] if fallback_url is None else [url, fallback_url]
-        kind = str(payload.get("status"))
+        kind = kind or str(payload.get("status"))
         body, exchange = await self._fetch(
             kind,
             targets,

@@ -20,7 +20,6 @@ prompt). A ``clear`` drops what was still queued, as the caller would not hear i
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,7 +34,6 @@ SEND_NOW_SECONDS = 0.002
 AHEAD_FRAMES = 50
 #: Echoes are matched to the last minute of frames (Vonage's buffer holds about as much).
 MATCH_FRAMES = 3000
-DTMF_DURATION_MS = 260  # what Vonage reports for a key press (docs/vonage-protocol.md §3)
 
 
 class LivePlayout(Playout):
@@ -175,15 +173,6 @@ class LiveAudio(CallAudio):
                     f"frames faster than real time: {self.n + 1} in {t - self.arrived_at[0]:.2f} s"
                 )
         return None
-
-    def press(self, digit: str) -> bool:
-        """A key press, sent to the socket as Vonage does (§3); False when no socket is open."""
-        sink = self.sink
-        message = {"event": "websocket:dtmf", "digit": digit, "duration": DTMF_DURATION_MS}
-        if sink is None or not sink.send_text_now(json.dumps(message)):
-            return False
-        self.dtmf_sent.append((self.n, digit))
-        return True
 
     def hang_up(self) -> None:
         """The caller hangs up: the pacer ends the call flow's stream on its next tick."""

@@ -233,8 +233,10 @@ class CallSession:
             return True
         digit = command.get("dtmf") if isinstance(command, dict) else None
         if isinstance(digit, str) and len(digit) == 1 and digit in DTMF_DIGITS:
-            sent = self.entry.audio.press(digit)
-            self._progress(f"dtmf: {digit}" + ("" if sent else " (no socket open: not sent)"))
+            heard = self.entry.call.press(digit)
+            self._progress(
+                f"dtmf: {digit}" + ("" if heard else " (no input and no socket: not heard)")
+            )
             return False
         self._send({"type": "error", "error": f"unknown command {text[:80]!r}"})
         return False
