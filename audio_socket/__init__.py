@@ -31,7 +31,6 @@ from audio_socket.handler import (
     HandlerFactory,
     with_settings,
 )
-from audio_socket.metrics import handler_metrics
 from audio_socket.protocol import (
     FRAME_MS,
     CallEvent,
@@ -41,6 +40,7 @@ from audio_socket.protocol import (
     Notified,
     UnknownEvent,
 )
+from audio_socket.registry import handler_metrics
 
 __all__ = [
     "FRAME_MS",

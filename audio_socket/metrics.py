@@ -18,10 +18,7 @@ from prometheus_client.exposition import generate_latest
 
 from audio_socket.errors import Outcome
 from audio_socket.loop_lag import LAG_BUCKETS
-
-#: Where a handler registers metrics of its own (``registry=handler_metrics``): served on
-#: the same ``/metrics``, after the service's own. One per process, like the handler.
-handler_metrics = CollectorRegistry()
+from audio_socket.registry import handler_metrics
 
 HANDSHAKE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
 #: FIN set, no RSV bits, opcode 2 (binary): the first byte of an audio frame.
 _FIN_BINARY: Final = 0x82
 _MASK_BIT: Final = 0x80
-_OPCODE_CLOSE: Final = 0x8
+#: FIN set, no RSV bits, opcode 8 (close): a well-formed close frame's first byte.
+_FIN_CLOSE: Final = 0x88
 _LENGTH_16: Final = 126
 _LENGTH_64: Final = 127
 #: Second byte and header size of a masked frame with a 16-bit length.
@@ -118,6 +119,7 @@ class FrameReader:
         "_held",
         "_held_size",
         "_limit",
+        "_message_closing",
         "_request_tail",
         "_slow_head",
         "_slow_left",
@@ -142,6 +144,8 @@ class FrameReader:
         self._slow_head: bytes | None = None
         #: Bytes of the current frame the protocol still has to be given.
         self._slow_left = 0
+        #: The frame in progress is a close between two fragments of a message.
+        self._message_closing = False
         #: The longest read that may be taken as one whole audio frame; 0: none may.
         self._fast_max = 0
         self._rearm()
@@ -301,11 +305,12 @@ class FrameReader:
         return end
 
     def _start_slow(self, data: bytes, pos: int) -> int:
-        if data[pos] & 0x0F == _OPCODE_CLOSE and self.protocol.current_size is not None:
-            # A close between two fragments (RFC 6455 §5.4 lets control frames in):
-            # the unfinished message is dropped and the close is echoed, where
-            # websockets would fail the connection with 1002 (Autobahn 7.1.5).
-            self.protocol.current_size = None
+        # A close between two fragments (RFC 6455 §5.4 lets control frames in): the
+        # unfinished message is dropped and the close is echoed, where websockets would
+        # fail the connection with 1002 (Autobahn 7.1.5). Dropped when the close frame
+        # is whole (_give_slow), not at its first byte: a frame that never completes,
+        # or is no valid close, leaves the message as websockets has it.
+        self._message_closing = data[pos] == _FIN_CLOSE and self.protocol.current_size is not None
         size = frame_size(data, pos)
         if size is None:
             self._slow_head = data[pos:]
@@ -328,6 +333,9 @@ class FrameReader:
     def _give_slow(self, data: bytes, pos: int, left: int) -> int:
         take = min(left, len(data) - pos)
         self._slow_left = left - take
+        if self._message_closing and not self._slow_left:
+            self._message_closing = False
+            self.protocol.current_size = None
         self._give(data[pos : pos + take])
         if not self._slow_left:
             self._at_boundary()

@@ -10,9 +10,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from audio_socket import CallControl, CallHandler
 from audio_socket.errors import Outcome
-from audio_socket import CallHandler
-from audio_socket import CallControl
 from audio_socket.protocol import CallStart
 from audio_socket.server import AudioServer
 from tests.audio_socket.helpers import (
