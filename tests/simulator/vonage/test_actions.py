@@ -12,8 +12,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from vonage_voice.models.input_types import Dtmf
-from vonage_voice.models.ncco import Input
+from vonage_voice.models.input_types import Dtmf  # type: ignore[import-untyped]
+from vonage_voice.models.ncco import Input  # type: ignore[import-untyped]
 
 from audio_socket import Call as HandlerCall
 from audio_socket import CallEnd, CallHandler
