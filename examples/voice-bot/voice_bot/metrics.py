@@ -1,0 +1,82 @@
+"""The bot's metrics, on the audio service's own ``/metrics``.
+
+The service renders its registry and then ``audio_socket.handler_metrics``, the
+registry for handlers; on a service too old to have one they go to
+prometheus_client's default registry, which a handler can serve itself.
+Per turn, in seconds: the wait the caller hears (end of speech to the first frame
+of the answer sent), the recognition, the synthesis of the first sentence, and the
+wait for a thread of the pool.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+__all__ = [
+    "ASR",
+    "BARGE_INS",
+    "POOL_WAIT",
+    "POOL_WAITS",
+    "REGISTRY_USED",
+    "RESPONSE",
+    "TTS_FIRST_AUDIO",
+    "TURNS",
+]
+
+
+def _registry() -> CollectorRegistry:
+    try:
+        from audio_socket import handler_metrics  # noqa: PLC0415
+    except ImportError:
+        return REGISTRY
+    return handler_metrics
+
+
+REGISTRY_USED: Final = _registry()
+_FAST: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_TURN: Final = (0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+RESPONSE: Final = Histogram(
+    "bot_turn_response_seconds",
+    "End of the caller's speech to the first frame of the answer sent (the silence that"
+    " ends a turn included).",
+    buckets=_TURN,
+    registry=REGISTRY_USED,
+)
+ASR: Final = Histogram(
+    "bot_turn_asr_seconds",
+    "Recognising one turn, in a thread of the pool.",
+    buckets=_TURN,
+    registry=REGISTRY_USED,
+)
+TTS_FIRST_AUDIO: Final = Histogram(
+    "bot_turn_tts_first_audio_seconds",
+    "Synthesising the first sentence of an answer.",
+    buckets=_FAST,
+    registry=REGISTRY_USED,
+)
+POOL_WAIT: Final = Histogram(
+    "bot_turn_pool_wait_seconds",
+    "Waiting for a thread of the speech pool, per job (recognition or a sentence).",
+    buckets=_FAST,
+    registry=REGISTRY_USED,
+)
+POOL_WAITS: Final = Counter(
+    "bot_pool_waits",
+    "Jobs that found every thread of the speech pool busy and waited.",
+    registry=REGISTRY_USED,
+)
+BARGE_INS: Final = Counter(
+    "bot_barge_ins",
+    "Answers the caller interrupted: cleared at the onset of their speech.",
+    registry=REGISTRY_USED,
+)
+TURNS: Final = Counter(
+    "bot_turns",
+    "Caller turns by what became of them: answered, silent (the reply said nothing),"
+    " interrupted (the caller spoke again first).",
+    ["outcome"],
+    registry=REGISTRY_USED,
+)
