@@ -54,6 +54,7 @@ def test_smoke_writes_every_table(smoke: Path) -> None:
         assert f"| {variant.name} |" in text
     assert "python -m bench --smoke" in text
     assert "CPU per frame sent, prompts ≤ 1.5 x echo" in text  # the paced-playout row
+    assert "coroutine handler ≤ 1.25 x callback" in text  # the coroutine form's row
     assert "CPU per frame ≤ 0.5 x best FastAPI (4 calls)" in text
     assert "memory per call ≤ 1/4 x best FastAPI (4 calls)" in text
     assert "- **Measured**: " in text  # calls on one core under 20 ms p99, or why none
@@ -67,6 +68,7 @@ def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
     rows = raw["direct"] + raw["caddy"] + raw["variants"] + raw["sweep"] + raw["rest"]
     assert {r["server"] for r in raw["direct"]} == {
         "audio_socket",
+        "audio_socket, coroutine handler",
         "node",
         "minimal echo",
         "floor (bare uvloop)",
