@@ -7,13 +7,16 @@ signed events as notifications, and a reconnect when the server closes the socke
 under the call — and reports what came back and what the caller heard of it.
 ``python -m simulator load BASE_URL --calls N --seconds S`` runs N such calls at
 once and says how late its own frames left, so a slow simulator is never mistaken
-for a slow server.
+for a slow server. ``python -m simulator converse BASE_URL --script FILE`` plays a
+caller from a script (speak, listen, press keys, talk over the application) and
+measures each turn's reply latency and barge-in at the caller's ear.
 
 The layout, each layer importing only those below it:
 
 * ``cli`` — parses the command line and dispatches to a front end;
 * ``frontends/`` — one per command: ``call``, ``callee``, ``load`` (worker
-  processes) and ``phone/`` (the browser softphone, its live caller and page);
+  processes), ``converse/`` (the scripted caller) and ``phone/`` (the browser
+  softphone, its live caller and page);
 * ``setup`` — the options resolved, the REST link opened, one-line failures;
 * ``reports/`` — what calls measured: one call's report, what it heard, a load
   run's summary and plot;
@@ -21,6 +24,7 @@ The layout, each layer importing only those below it:
   socket leg, pacing, the playout buffer, one call's flow and its REST side;
 * ``rest_api/`` — Vonage's Voice REST API (``server``), a process's ``link`` to
   it, and ``main`` (``python -m simulator api``);
+* ``speech/`` — offline speech for scripted callers (espeak-ng, faster-whisper);
 * ``audio``, ``net``, ``local_stack``, ``errors`` — shared by all of them.
 
 Measuring the simulator itself (a bare echo that costs less than it does)::

@@ -1,4 +1,4 @@
-"""The simulator's command line: ``python -m simulator call|load|callee|phone|api``.
+"""The simulator's command line: ``python -m simulator call|load|converse|callee|phone|api``.
 
 It only parses and dispatches: each command is a front end of its own
 (``frontends/``, ``rest_api/main.py``), and every failure ends in one line on
