@@ -1,8 +1,4 @@
-"""The echo: every inbound frame goes straight back, byte-exact, in order.
-
-``AUDIO_HANDLER=echo`` (the default). With ``ECHO_DELAY_MS`` > 0 the caller hears
-themselves that much later (``delayed_echo.py``).
-"""
+"""The echo (``AUDIO_HANDLER=echo``, the default): each frame straight back, in order."""
 
 from __future__ import annotations
 
