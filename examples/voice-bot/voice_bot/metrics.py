@@ -1,8 +1,7 @@
 """The bot's metrics, on the audio service's own ``/metrics``.
 
-The service renders its registry and then ``audio_socket.handler_metrics``, the
-registry for handlers; on a service too old to have one they go to
-prometheus_client's default registry, which a handler can serve itself.
+The service renders its own registry and then ``audio_socket.handler_metrics``, the
+registry for handlers, where these are made once at import.
 Per turn, in seconds: the wait the caller hears (end of speech to the first frame
 of the answer sent), the recognition, the synthesis of the first sentence, and the
 wait for a thread of the pool.
@@ -12,11 +11,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+
+from audio_socket import handler_metrics
 
 __all__ = [
     "ASR",
     "BARGE_INS",
+    "MODELS_LOADED",
     "POOL_WAIT",
     "POOL_WAITS",
     "REGISTRY_USED",
@@ -26,15 +28,8 @@ __all__ = [
 ]
 
 
-def _registry() -> CollectorRegistry:
-    try:
-        from audio_socket import handler_metrics  # noqa: PLC0415
-    except ImportError:
-        return REGISTRY
-    return handler_metrics
-
-
-REGISTRY_USED: Final = _registry()
+#: Where the bot's metrics are: the audio service serves it on /metrics.
+REGISTRY_USED: Final = handler_metrics
 _FAST: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _TURN: Final = (0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -78,5 +73,10 @@ TURNS: Final = Counter(
     "Caller turns by what became of them: answered, silent (the reply said nothing),"
     " interrupted (the caller spoke again first).",
     ["outcome"],
+    registry=REGISTRY_USED,
+)
+MODELS_LOADED: Final = Gauge(
+    "bot_models_load_seconds",
+    "Seconds the speech models took to load and warm at start-up; 0 until they have.",
     registry=REGISTRY_USED,
 )

