@@ -29,6 +29,8 @@ from audio_socket.handler import (
     CallEnd,
     CallHandler,
     HandlerFactory,
+    StartupHook,
+    on_startup,
     with_settings,
 )
 from audio_socket.protocol import (
@@ -64,10 +66,12 @@ __all__ = [
     "PromptSource",
     "Reframer",
     "SpeechDetector",
+    "StartupHook",
     "UnknownEvent",
     "frame_dbfs",
     "frame_power",
     "handler_metrics",
+    "on_startup",
     "samples",
     "with_settings",
 ]

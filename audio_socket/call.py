@@ -150,14 +150,17 @@ class SocketCall:
             raise RuntimeError("call.events() is for coroutine handlers: events go to on_event")
         return self._events
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
+    ) -> asyncio.Task[Any]:
         """Run ``coro`` as a task of the call: cancelled at its end, failing it on error."""
-        if self._conn.transport is None or self._conn.transport.is_closing():
-            coro.close()  # the call is over: nothing may outlive it
-            return
         task = asyncio.get_running_loop().create_task(coro, name=name)
+        if self._conn.transport is None or self._conn.transport.is_closing():
+            task.cancel()  # the call is over: nothing may outlive it
+            return task
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -28,6 +28,7 @@ call is reconnected (docs/vonage-protocol.md §4).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -44,6 +45,8 @@ __all__ = [
     "CallEnd",
     "CallHandler",
     "HandlerFactory",
+    "StartupHook",
+    "on_startup",
     "with_settings",
 ]
 
@@ -101,11 +104,14 @@ class Call(Protocol):
         """DTMF and other text events as they arrive; the iteration ends with the call."""
         ...
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
-        """Run ``coro`` as a task the call owns.
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task the call owns, and return it (to cancel it early).
 
         It is cancelled when the call ends, before ``on_end``; an exception it raises
-        is logged with the call's uuid and ends the call with 1011.
+        is logged with the call's uuid and ends the call with 1011. Spawned after the
+        call ended, it is cancelled at once.
         """
         ...
 
@@ -212,6 +218,8 @@ class CallHandler:
 HandlerFactory = Callable[[Call], CallHandler]
 #: The coroutine form.
 CallCoroutine = Callable[[Call], Coroutine[Any, Any, None]]
+#: Awaited once per process before the service listens, with the handler's settings.
+StartupHook = Callable[[Any], Awaitable[None]]
 
 
 def with_settings(settings_class: type[Any]) -> Callable[[Target], Target]:
@@ -225,6 +233,21 @@ def with_settings(settings_class: type[Any]) -> Callable[[Target], Target]:
 
     def attach(target: Target) -> Target:
         target.settings_class = settings_class  # type: ignore[attr-defined]
+        return target
+
+    return attach
+
+
+def on_startup(hook: StartupHook) -> Callable[[Target], Target]:
+    """Run ``hook(settings)`` once per process, before the service takes calls.
+
+    The audio service awaits it before it listens, so ``/healthz`` says ready only
+    once it is done: load and warm models here, not in the first call. Its exception
+    stops start-up. ``settings`` is the handler's ``call.settings`` (or None).
+    """
+
+    def attach(target: Target) -> Target:
+        target.startup = hook  # type: ignore[attr-defined]
         return target
 
     return attach

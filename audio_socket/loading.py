@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from app_credentials import ConfigurationError, describe_validation_error
-from audio_socket.handler import Call, CallCoroutine, CallEnd, CallHandler
+from audio_socket.handler import Call, CallCoroutine, CallEnd, CallHandler, StartupHook
 from audio_socket.inbox import Inbox
 from audio_socket.protocol import CallEvent, CallStart
 
@@ -79,6 +79,8 @@ class LoadedHandler:
     _make: Callable[[Call], CallHandler]
     #: What runs, in words for the start-up log line.
     description: str
+    #: Awaited once before the service listens (``on_startup``), or None.
+    startup: StartupHook | None = None
 
     def new(self, call: Call) -> CallHandler:
         """The handler of a call that just started."""
@@ -177,8 +179,19 @@ def prepare_handler(target: object, spec: str, settings: Any = None) -> LoadedHa
         def coroutine_handler(call: Call) -> CallHandler:
             return CoroutineHandler(run, cast(InboxCall, call))
 
-        return LoadedHandler(spec, "coroutine", settings, coroutine_handler, description)
-    return LoadedHandler(spec, "callback", settings, _factory(spec, target), description)
+        return LoadedHandler(
+            spec, "coroutine", settings, coroutine_handler, description, _startup(target)
+        )
+    return LoadedHandler(
+        spec, "callback", settings, _factory(spec, target), description, _startup(target)
+    )
+
+
+def _startup(target: object) -> StartupHook | None:
+    hook = getattr(target, "startup", None)
+    if hook is not None and not callable(hook):
+        _refuse(f"its startup must be a coroutine function, not {type(hook).__name__}")
+    return hook
 
 
 def _import(spec: str) -> object:

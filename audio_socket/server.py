@@ -125,6 +125,8 @@ class AudioServer:
         """Bind and start listening."""
         s = self.settings
         loop = asyncio.get_running_loop()
+        if self._handler.startup is not None:  # models and the like, before any call
+            await self._handler.startup(self._handler.settings)
         self._server = await loop.create_server(self._connect, s.audio_host, s.audio_port)
         self._keepalive = loop.call_later(self._sweep_period, self._sweep_keepalive)
         self._loop_lag.start()

@@ -171,14 +171,17 @@ class TestCall:
             raise RuntimeError("call.events() is for coroutine handlers: events go to on_event")
         return self._events
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
+    ) -> asyncio.Task[Any]:
         """A task of the call: cancelled at its end; its exception fails the call."""
-        if self._tester.ended is not None:
-            coro.close()
-            return
         task = asyncio.get_running_loop().create_task(coro, name=name)
+        if self._tester.ended is not None:
+            task.cancel()
+            return task
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
