@@ -7,24 +7,46 @@ state it names (a replica started again is one Caddy would route a new call to).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ssl
+from typing import Protocol
 
 import httpx
 
-from stack.config import Replica
+from stack.caddy import CaddyAdmin
+from stack.config import Replica, StackConfig
+from stack.dns import DnsResponder
 from stack.errors import StackError
-from stack.replicas import wait_routable
-
-if TYPE_CHECKING:
-    from stack.launcher import Stack
+from stack.replicas import ReplicaSet, wait_routable
 
 __all__ = ["StackTestHooks"]
+
+
+class RunningStack(Protocol):
+    """What the hooks use of the stack (``launcher.Stack``), without importing it."""
+
+    replica_set: ReplicaSet
+    dns: DnsResponder | None
+    config: StackConfig
+
+    @property
+    def admin(self) -> CaddyAdmin:
+        """Caddy's admin API."""
+        ...
+
+    @property
+    def base_url(self) -> str:
+        """Where Caddy serves the stack."""
+        ...
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts the local CA."""
+        ...
 
 
 class StackTestHooks:
     """The hooks of one stack; reached as ``stack.testing``."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: RunningStack) -> None:
         self._stack = stack
 
     def add_replica(self) -> Replica:
