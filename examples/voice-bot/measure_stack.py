@@ -1,6 +1,6 @@
 """Bench figures of the voice bot on the local stack, measured at the caller's ear.
 
-    .venv/bin/python examples/voice-bot/measure_stack.py [--calls 1,4,8] [--json]
+    .venv/bin/python examples/voice-bot/measure_stack.py [--calls 1,4,16] [--json] [--smoke]
 
 Starts the local stack (real Caddy, real TLS, one audio replica running the bot, as
 ``make run-bot`` does), waits for the models, then for each count N runs
@@ -8,7 +8,9 @@ Starts the local stack (real Caddy, real TLS, one audio replica running the bot,
 each: a line, a longer line, a line spoken over the answer 1 s in, and "goodbye". Per
 round: reply latency at the ear (p50, p95), barge-in stop (p50, max), the replica's
 own ``bot_turn_*`` means, pool waits, CPU seconds per caller turn and the event
-loop's lag p99 (from the replica's ``/metrics``), and its resident memory.
+loop's lag p99 (from the replica's ``/metrics``), and its resident memory. ``--smoke``
+runs two turns per caller (a line, and one spoken over the answer): it checks that
+the figures come, not what they are. ``python -m bench`` runs this for its bot section.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ turns:
   - say: "Goodbye"
     expect: hangup
     within: 10
+"""
+SMOKE_SCRIPT = """
+turns:
+  - say: "I would like a table for two people"
+    expect: reply
+    within: 8
+  - say: "What time does the store open tomorrow"
+    interrupt_after: 0.5
+    expect: reply
+    within: 8
 """
 Metrics = dict[str, float]
 
@@ -85,10 +97,10 @@ def delta(before: Metrics, after: Metrics, name: str) -> float:
     return after.get(name, 0.0) - before.get(name, 0.0)
 
 
-def converse(stack: Stack, calls: int, folder: Path) -> dict[str, Any]:
+def converse(stack: Stack, calls: int, folder: Path, script_text: str) -> dict[str, Any]:
     """``simulator converse`` with ``calls`` callers at once: its JSON report."""
     script = folder / "bot.yaml"
-    script.write_text(SCRIPT)
+    script.write_text(script_text)
     command = [sys.executable, "-m", "simulator", "converse", stack.base_url]
     options = ["--script", str(script), "--calls", str(calls), "--json"]
     done = subprocess.run(
@@ -105,10 +117,10 @@ def converse(stack: Stack, calls: int, folder: Path) -> dict[str, Any]:
     return report
 
 
-def round_of(stack: Stack, calls: int, folder: Path) -> dict[str, Any]:
+def round_of(stack: Stack, calls: int, folder: Path, script: str = SCRIPT) -> dict[str, Any]:
     """One round of ``calls`` callers: the figures."""
     before = scrape(stack)
-    report = converse(stack, calls, folder)
+    report = converse(stack, calls, folder, script)
     after = scrape(stack)
     stops = sorted(
         t["barge_in_stop_ms"] for t in report["turns"] if t["barge_in_stop_ms"] is not None
@@ -130,6 +142,11 @@ def round_of(stack: Stack, calls: int, folder: Path) -> dict[str, Any]:
         "tts_first_audio_s": mean(before, after, "bot_turn_tts_first_audio_seconds"),
         "pool_wait_s": mean(before, after, "bot_turn_pool_wait_seconds"),
         "pool_waits": delta(before, after, "bot_pool_waits_total"),
+        "speculations": {
+            outcome: delta(before, after, f'bot_asr_speculations_total{{outcome="{outcome}"}}')
+            for outcome in ("used", "dropped")
+        },
+        "asr_full_window_retries": delta(before, after, "bot_asr_full_window_retries_total"),
         "cpu_s_per_turn": round(
             delta(before, after, "process_cpu_seconds_total") / max(turns, 1), 3
         ),
@@ -153,8 +170,9 @@ def wait_loaded(stack: Stack, timeout: float = 120.0) -> Metrics:
 def main() -> int:
     """Start the stack, run each round, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", default="1,4,8", help="comma-separated caller counts")
+    parser.add_argument("--calls", default="1,4,16", help="comma-separated caller counts")
     parser.add_argument("--json", action="store_true", help="one JSON object")
+    parser.add_argument("--smoke", action="store_true", help="two turns a caller: a quick check")
     args = parser.parse_args()
     counts = [int(c) for c in args.calls.split(",")]
     with tempfile.TemporaryDirectory() as folder:
@@ -174,7 +192,8 @@ def main() -> int:
                 "models_load_s": round(loaded["bot_models_load_seconds"], 2),
                 "rss_mb_idle": round(loaded["process_resident_memory_bytes"] / 2**20),
             }
-            rounds = [round_of(stack, n, Path(folder)) for n in counts]
+            script = SMOKE_SCRIPT if args.smoke else SCRIPT
+            rounds = [round_of(stack, n, Path(folder), script) for n in counts]
     if args.json:
         print(json.dumps({**idle, "rounds": rounds}))
         return 0

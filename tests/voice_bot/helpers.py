@@ -78,8 +78,8 @@ class Recorder:
 
 
 def settings(**changes: Any) -> BotSettings:
-    """The bot's settings for a test: its defaults, no preload (the fixture loaded them)."""
-    return BotSettings(preload=False, **changes)
+    """The bot's settings for a test: its defaults, with ``changes``."""
+    return BotSettings(**changes)
 
 
 async def until_quiet(tester: CallTester, what: str) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from voice_bot import make_voice_bot, metrics
 from voice_bot.accuracy import word_accuracy
+from voice_bot.handler import load_models
 from voice_bot.models import Runtime
 from voice_bot.replies import HangUp, Say, Transfer
 from voice_bot.speech import transcribe
@@ -133,6 +134,8 @@ async def test_each_turn_is_measured(runtime: Runtime, speak: Speak) -> None:
         "bot_turn_pool_wait_seconds",
     ]
     before = {name: count(name) for name in names}
+    used = ("bot_asr_speculations_total", {"outcome": "used"})
+    speculated = metrics.REGISTRY_USED.get_sample_value(*used) or 0.0
     bot = Recorder()
     async with CallTester(make_voice_bot(bot), settings=settings()) as tester:
         await greeted(tester, bot)
@@ -140,3 +143,10 @@ async def test_each_turn_is_measured(runtime: Runtime, speak: Speak) -> None:
         await run_until(tester, lambda: len(bot.exchanges) == 2, "an answer")
         await until_quiet(tester, "the answer heard")
     assert all(count(name) > before[name] for name in names)
+    # recognised from the pause: the caller stayed quiet to the end of the turn
+    assert (metrics.REGISTRY_USED.get_sample_value(*used) or 0.0) > speculated
+
+
+def test_the_models_load_before_the_service_listens() -> None:
+    """The handler's on_startup hook loads the models (docs/handlers.md)."""
+    assert make_voice_bot().startup is load_models  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from voice_bot.turns import SpeechStarted, TurnDetector, TurnEnded, TurnEvent
+from voice_bot.turns import SpeechPaused, SpeechStarted, TurnDetector, TurnEnded, TurnEvent
 
 RATE = 16000
 
@@ -94,3 +94,40 @@ def test_a_turn_never_outgrows_max_turn() -> None:
     turns = [e for _, e in feed(detector, tone(7.0)) if isinstance(e, TurnEnded)]
     assert len(turns) == 3
     assert all(turn.seconds <= 2.0 + 0.032 for turn in turns)
+
+
+def test_a_pause_hands_the_turn_so_far_before_it_ends() -> None:
+    """``speculate`` of quiet: the turn so far; the end follows, marked as after the pause."""
+    detector = TurnDetector(LoudnessVad(), RATE, end_of_turn=0.3, speculate=0.15)
+    events = feed(detector, quiet(0.5) + tone(0.5) + quiet(1.0))
+    (_, onset), (paused_at, paused), (ended_at, ended) = events
+    assert isinstance(onset, SpeechStarted)
+    assert isinstance(paused, SpeechPaused)
+    assert isinstance(ended, TurnEnded)
+    assert ended.after_pause
+    assert paused_at == pytest.approx(1.0 + 0.15, abs=0.05)
+    assert ended_at == pytest.approx(1.0 + 0.3, abs=0.05)
+    # the same words: the turn's audio is the pause's and the quiet since
+    assert np.array_equal(ended.audio[: len(paused.audio)], paused.audio)
+
+
+def test_speech_after_the_pause_makes_it_stale() -> None:
+    """A pause longer than ``speculate`` but shorter than the end of turn: two pauses, one
+    turn, and only the last pause holds all of it."""
+    detector = TurnDetector(LoudnessVad(), RATE, end_of_turn=0.3, speculate=0.15)
+    pcm = quiet(0.5) + tone(0.4) + quiet(0.22) + tone(0.4) + quiet(1.0)
+    kinds = [type(e) for _, e in feed(detector, pcm)]
+    assert kinds == [SpeechStarted, SpeechPaused, SpeechPaused, TurnEnded]
+    detector = TurnDetector(LoudnessVad(), RATE, end_of_turn=0.3, speculate=0.15, max_turn=1.0)
+    (ended,) = [
+        e for _, e in feed(detector, tone(0.5) + quiet(0.2) + tone(1.5)) if isinstance(e, TurnEnded)
+    ][:1]
+    assert not ended.after_pause  # cut at max_turn while speaking
+
+
+def test_no_pause_without_speculate() -> None:
+    """``speculate=None`` (or not under the end of turn): onsets and ends only."""
+    for speculate in (None, 0.4):
+        detector = TurnDetector(LoudnessVad(), RATE, end_of_turn=0.3, speculate=speculate)
+        kinds = [type(e) for _, e in feed(detector, quiet(0.5) + tone(0.5) + quiet(1.0))]
+        assert kinds == [SpeechStarted, TurnEnded]

@@ -46,8 +46,9 @@ def word_accuracy(pairs: Sequence[tuple[str, str]]) -> float:
     return 1.0 - errors / total
 
 
-def understand(models: Models, vad: object, pcm: bytes, rate: int, **turns: float) -> str:
-    """What the bot hears in ``pcm`` (16-bit at ``rate``, followed by a second of quiet)."""
+def understand(models: Models, vad: object, pcm: bytes, rate: int, **turns: float) -> list[str]:
+    """What the bot hears in ``pcm`` (16-bit at ``rate``, followed by a second of quiet),
+    turn by turn: a line heard as two turns was split by a pause in it."""
     detector = TurnDetector(vad, rate, **turns)  # type: ignore[arg-type]
     frame = rate * FRAME_MS // 1000 * 2
     audio = pcm + bytes(rate * 2)
@@ -58,12 +59,18 @@ def understand(models: Models, vad: object, pcm: bytes, rate: int, **turns: floa
                 heard.append(transcribe(models, event.audio, event.rate)[0])
     if hasattr(vad, "reset"):
         vad.reset()
-    return " ".join(heard) if heard else ""
+    return heard
 
 
 def measure(
-    models: Models, vad: object, recordings: Sequence[tuple[str, bytes]], rate: int
-) -> tuple[float, list[tuple[str, str]]]:
-    """Word accuracy over ``(text, pcm at rate)`` recordings, and each (said, understood)."""
-    pairs = [(text, understand(models, vad, pcm, rate)) for text, pcm in recordings]
-    return word_accuracy(pairs), pairs
+    models: Models,
+    vad: object,
+    recordings: Sequence[tuple[str, bytes]],
+    rate: int,
+    **turns: float,
+) -> tuple[float, list[tuple[str, str]], int]:
+    """Word accuracy over ``(text, pcm at rate)`` recordings, each (said, understood), and
+    how many lines were heard as more than one turn."""
+    heard = [(text, understand(models, vad, pcm, rate, **turns)) for text, pcm in recordings]
+    pairs = [(text, " ".join(parts)) for text, parts in heard]
+    return word_accuracy(pairs), pairs, sum(len(parts) > 1 for _, parts in heard)

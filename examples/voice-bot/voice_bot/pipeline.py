@@ -3,9 +3,15 @@
 The event loop only moves audio: the VAD runs inline (0.1-0.2 ms a 32 ms window), and
 recognition and synthesis run in the speech pool. Each answer is a task of the call:
 
-    turn ended ─▶ recognise (pool) ─▶ reply() ─▶ per sentence: synthesise (pool), play()
-                                                 └ the first sentence plays while the next
-                                                   is synthesised
+    pause ─▶ recognise (pool) ┐
+    turn ended ─────────────────┴▶ reply() ─▶ per sentence: synthesise (pool), play()
+                                               └ the first sentence plays while the next
+                                                 is synthesised
+
+Recognition starts at the pause (``BOT_SPECULATE_MS`` of quiet), before the end of the
+turn: when the turn ends with the caller quiet since, its words are that recognition's,
+and the wait for the end of the turn hides most of it; when the caller went on
+speaking, it is dropped and the whole turn recognised.
 
 An onset of the caller's speech while an answer is under way cancels it: what was
 queued is cleared at once (``call.clear()``), the rest of the answer is dropped, and
@@ -31,7 +37,7 @@ from voice_bot.models import Runtime
 from voice_bot.replies import Action, Conversation, HangUp, Reply, Say, Transfer
 from voice_bot.settings import BotSettings
 from voice_bot.speech import split_sentences, synthesise, transcribe
-from voice_bot.turns import Audio, SpeechStarted, TurnDetector, TurnEnded
+from voice_bot.turns import Audio, SpeechPaused, SpeechStarted, TurnDetector, TurnEnded
 
 __all__ = ["Bot"]
 
@@ -55,6 +61,7 @@ class Bot:
             call.sample_rate,
             threshold=settings.vad_threshold,
             end_of_turn=settings.end_of_turn_ms / 1000,
+            speculate=settings.speculate_ms / 1000 if settings.speculate_ms else None,
             pre_roll=settings.pre_roll_ms / 1000,
             min_speech=settings.min_speech_ms / 1000,
             max_turn=settings.max_turn_seconds,
@@ -69,6 +76,8 @@ class Bot:
         #: Turns the caller spoke past before they were answered (at most max_turn).
         self._carried: list[Audio] = []
         self._answering: Audio | None = None
+        #: The recognition started at the turn's pause.
+        self._guess: asyncio.Task[str] | None = None
 
     async def run(self) -> None:
         """Greet, then take turns until the call ends."""
@@ -78,6 +87,8 @@ class Bot:
             for event in self.detector.feed(frame, loop.time()):
                 if isinstance(event, SpeechStarted):
                     self._interrupt()
+                elif isinstance(event, SpeechPaused):
+                    self._speculate(event.audio)
                 elif not self._ending:
                     self._start_answer(event)
 
@@ -100,14 +111,32 @@ class Bot:
                 self._carried.append(self._answering)
         self._answering = None
 
+    def _speculate(self, audio: Audio) -> None:
+        """Recognise the turn so far, in case the caller has finished."""
+        self._drop_guess()
+        if not self._ending:
+            turn = np.concatenate([*self._carried, audio])[-self._max_samples :]
+            self._guess = self.call.spawn(self._recognise(turn), name="voice bot recognition")
+
+    def _drop_guess(self) -> None:
+        if self._guess is not None:
+            self._guess.cancel()  # its thread finishes the job; the pool's bound holds
+            self._guess = None
+            metrics.SPECULATIONS.labels("dropped").inc()
+
     def _start_answer(self, turn: TurnEnded | None) -> None:
         self._generation += 1
-        audio = None
+        audio, guess = None, None
         if turn is not None:
             audio = np.concatenate([*self._carried, turn.audio])[-self._max_samples :]
             self._carried = []
+            if turn.after_pause and self._guess is not None:
+                guess, self._guess = self._guess, None
+                metrics.SPECULATIONS.labels("used").inc()
+        self._drop_guess()
         self._answering = audio
-        self.call.spawn(self._answer(self._generation, audio, turn), name="voice bot answer")
+        answer = self._answer(self._generation, audio, turn, guess)
+        self.call.spawn(answer, name="voice bot answer")
 
     @property
     def _max_samples(self) -> int:
@@ -115,13 +144,21 @@ class Bot:
 
     # The answer: a task of the call
 
-    async def _answer(self, generation: int, audio: Audio | None, turn: TurnEnded | None) -> None:
+    async def _answer(
+        self,
+        generation: int,
+        audio: Audio | None,
+        turn: TurnEnded | None,
+        guess: asyncio.Task[str] | None,
+    ) -> None:
         if generation != self._generation:
+            if guess is not None:
+                guess.cancel()
             return  # the caller spoke again before this task began
         self._answer_task = asyncio.current_task()
         transcript = None
         if audio is not None:
-            transcript = await self._recognise(audio)
+            transcript = await (guess if guess is not None else self._recognise(audio))
         self.conversation.history.extend([("caller", transcript)] if transcript else [])
         action = await self._decide(transcript)
         if action is None:

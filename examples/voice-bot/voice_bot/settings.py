@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from voice_bot.models import start_loading
 
 
 class BotSettings(BaseSettings):
@@ -16,7 +12,11 @@ class BotSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore")
 
     #: Silence that ends the caller's turn (BOT_END_OF_TURN_MS).
-    end_of_turn_ms: int = Field(default=400, ge=100, le=3000)
+    end_of_turn_ms: int = Field(default=300, ge=100, le=3000)
+    #: Quiet after which the turn so far is recognised, before the turn is known to have
+    #: ended; used if the caller stays quiet until the end of turn (BOT_SPECULATE_MS;
+    #: 0, or not under the end of turn: never).
+    speculate_ms: int = Field(default=150, ge=0, le=3000)
     #: Audio kept from before the speech onset, so the first word is not cut (BOT_PRE_ROLL_MS).
     pre_roll_ms: int = Field(default=300, ge=0, le=1000)
     #: Voice-activity probability that counts as speech (BOT_VAD_THRESHOLD).
@@ -29,15 +29,10 @@ class BotSettings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=16)
     #: What the bot says first (BOT_GREETING).
     greeting: str = "Hello, this is the voice bot. Say something and I will repeat it."
-    #: Start loading the models as soon as the settings are read (BOT_PRELOAD).
-    preload: bool = True
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Load the models now: the audio service reads these settings once at start-up,
-        so the first call finds them loaded and warm (models.py)."""
-        if self.preload:
-            start_loading(self.workers)
 
     def describe(self) -> str:
         """The audio service's start-up line names the handler this way."""
-        return f"voice bot ({self.workers} speech workers, end of turn {self.end_of_turn_ms} ms)"
+        return (
+            f"voice bot ({self.workers} speech workers, end of turn {self.end_of_turn_ms} ms,"
+            f" recognition from {self.speculate_ms} ms of quiet)"
+        )

@@ -12,6 +12,10 @@ No I/O and no event loop (the audio service's own core is written this way): fee
 - A window at or above the threshold while quiet is an onset: ``SpeechStarted``
   (the bot stops talking on it). The turn keeps ``pre_roll`` of the call's audio from
   before it, so the first word's soft start reaches the recogniser.
+- ``speculate`` of quiet windows within a turn is a pause: ``SpeechPaused`` with the
+  turn so far, so that its recognition can start before the turn is known to have
+  ended. The ``TurnEnded`` that follows says whether the caller stayed quiet since
+  (``after_pause``): then those words are the turn's; otherwise they are stale.
 - ``end_of_turn`` of windows below the threshold (less a margin, so that a word's
   quiet middle is not an end) ends the turn: ``TurnEnded`` with its audio at the
   call's rate, or nothing when it held less than ``min_speech`` of speech (a click,
@@ -29,7 +33,16 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-__all__ = ["Audio", "SpeechStarted", "TurnDetector", "TurnEnded", "TurnEvent", "Vad", "vad_rate"]
+__all__ = [
+    "Audio",
+    "SpeechPaused",
+    "SpeechStarted",
+    "TurnDetector",
+    "TurnEnded",
+    "TurnEvent",
+    "Vad",
+    "vad_rate",
+]
 
 WINDOW_S: Final = 0.032
 FRAME_S: Final = 0.02
@@ -60,13 +73,24 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """The caller has been quiet for ``speculate`` inside a turn: ``audio`` is the turn so
+    far, at the call's ``rate``."""
+
+    audio: Audio
+    rate: int
+
+
+@dataclass(frozen=True, slots=True)
 class TurnEnded:
     """The caller's turn at the call's ``rate``; ``speech_ended_at``: when its last voiced
-    window arrived."""
+    window arrived; ``after_pause``: nothing was voiced since the last ``SpeechPaused``
+    of this turn, so its audio holds the same words."""
 
     audio: Audio
     rate: int
     speech_ended_at: float
+    after_pause: bool = False
 
     @property
     def seconds(self) -> float:
@@ -74,7 +98,7 @@ class TurnEnded:
         return len(self.audio) / self.rate
 
 
-TurnEvent = SpeechStarted | TurnEnded
+TurnEvent = SpeechStarted | SpeechPaused | TurnEnded
 
 
 class TurnDetector:
@@ -86,7 +110,8 @@ class TurnDetector:
         sample_rate: int,
         *,
         threshold: float = 0.5,
-        end_of_turn: float = 0.4,
+        end_of_turn: float = 0.3,
+        speculate: float | None = None,
         pre_roll: float = 0.3,
         min_speech: float = 0.15,
         max_turn: float = 15.0,
@@ -101,6 +126,10 @@ class TurnDetector:
         )
         self._threshold = threshold
         self._quiet_windows = max(1, round(end_of_turn / WINDOW_S))
+        # A pause no sooner than the end of the turn is no pause: never speculate then.
+        self._pause_windows = (
+            max(1, round(speculate / WINDOW_S)) if speculate is not None else self._quiet_windows
+        )
         self._min_voiced = round(min_speech / WINDOW_S)
         self._max_frames = round(max_turn / FRAME_S)
         self._pending: Audio = np.zeros(0, np.float32)
@@ -113,6 +142,7 @@ class TurnDetector:
         self._voiced = 0
         self._quiet = 0
         self._last_voice = 0.0
+        self._paused = False
 
     @property
     def in_speech(self) -> bool:
@@ -144,19 +174,23 @@ class TurnDetector:
             self._turn = list(self._pre_roll)
             self._pre_roll.clear()
             self._voiced, self._quiet, self._last_voice = 1, 0, now
+            self._paused = False
             return SpeechStarted(now)
         if probability >= self._threshold - QUIET_MARGIN:
             self._voiced += probability >= self._threshold
-            self._quiet, self._last_voice = 0, now
+            self._quiet, self._last_voice, self._paused = 0, now, False
         else:
             self._quiet += 1
         if self._quiet >= self._quiet_windows:
             return next(iter(self._finish()), None)
+        if self._quiet == self._pause_windows and self._voiced >= self._min_voiced:
+            self._paused = True
+            return SpeechPaused(np.concatenate(self._turn), self._rate)
         return None
 
     def _finish(self) -> list[TurnEnded]:
-        turn, voiced = self._turn, self._voiced
-        self._turn, self._voiced, self._quiet = [], 0, 0
+        turn, voiced, paused = self._turn, self._voiced, self._paused
+        self._turn, self._voiced, self._quiet, self._paused = [], 0, 0, False
         if voiced < self._min_voiced:
             return []
-        return [TurnEnded(np.concatenate(turn), self._rate, self._last_voice)]
+        return [TurnEnded(np.concatenate(turn), self._rate, self._last_voice, paused)]
