@@ -99,7 +99,7 @@ bench: $(DEV_STAMP)
 ## variant of a 200-call direct round, Node): SWEEP.md and its plot, beside RESULTS.md
 bench-sweep: $(DEV_STAMP)
 	$(PY) -m bench --sweep --calls 200 --skip profile --skip caddy --skip stack --skip rest \
-		--skip variants --skip webhooks --out tools/bench/SWEEP.md
+		--skip variants --skip webhooks --skip bot --out tools/bench/SWEEP.md
 
 soak: $(DEV_STAMP)
 	$(PY) -m bench.soak

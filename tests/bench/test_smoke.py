@@ -19,7 +19,7 @@ pytestmark = [
         not node_available(), reason="the Node peer (tools/bench/node_echo) needs node and npm"
     ),
     # The first test waits for the whole smoke run (its subprocess has its own bound).
-    pytest.mark.timeout(480),
+    pytest.mark.timeout(540),
 ]
 
 
@@ -30,7 +30,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
     logs = out.parent / "logs"
     argv = [sys.executable, "-m", "bench", "--smoke", "--sweep"]
     argv += ["--out", str(out), "--log-dir", str(logs)]
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=420, check=False)
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=480, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -48,6 +48,7 @@ def test_smoke_writes_every_table(smoke: Path) -> None:
         "## The local stack: CPU per process",
         "## The echo while calls wait on REST requests",
         "## How the cost grows",
+        "## Voice bot",
     ):
         assert heading in text
     for variant in VARIANTS:
@@ -92,6 +93,20 @@ def test_smoke_every_run_echoed_audio(smoke: Path) -> None:
     assert all(r["load_busy_percent"] is not None for r in raw["sweep"])
     stack = [r for r in raw["caddy"] if r["path"] != "as caddy/Caddyfile (TLS)"]
     assert all(r["caddy_busy_percent"] is not None for r in stack)
+
+
+def test_smoke_voice_bot_answered_or_says_why(smoke: Path) -> None:
+    """One caller, two turns: answered and barged in on, or the one line naming what is
+    not installed."""
+    raw = json.loads(smoke.with_suffix(".json").read_text())
+    if raw["bot_missing"] is not None:
+        assert "Not measured: the bot's requirements are missing" in smoke.read_text()
+        return
+    (one,) = raw["bot"]["rounds"]
+    assert one["passed"], one["failed_turns"]
+    assert one["reply_latency_ms"]["count"] == 2
+    assert one["barge_in_stop_ms"]["max"] is not None
+    assert "voice bot: reply p50 ≤ 800 ms (1 call)" in smoke.read_text()
 
 
 def test_smoke_rest_calls_got_answers(smoke: Path) -> None:

@@ -24,6 +24,7 @@ from typing import Final, TypeVar
 
 from rich.console import Console
 
+from bench.bot import BOT_CALLS, SMOKE_CALLS, bot_missing, measure_bot
 from bench.caddy_proxy import BASELINE, VARIANTS, CaddyVariant
 from bench.load import IDLE_PERCENT, LoadPlan, wait_idle
 from bench.procs import BenchError, Processes, cores
@@ -52,7 +53,7 @@ from bench.webhooks_rate import measure_webhooks
 
 #: Seconds the simulator's REST API holds back each answer in the REST row.
 REST_DELAY_S: Final = 5.0
-SECTIONS = ("direct", "profile", "caddy", "stack", "rest", "variants", "webhooks")
+SECTIONS = ("direct", "profile", "caddy", "stack", "rest", "variants", "webhooks", "bot")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -307,7 +308,24 @@ def run(args: argparse.Namespace, argv: Sequence[str], log_dir: Path) -> Results
             results.webhooks = _step(
                 "webhooks: answer throughput, p99 at 200/s", measure_hooks, wait
             )
+        _bot(procs, results, args, wait)
     return results
+
+
+def _bot(procs: Processes, results: Results, args: argparse.Namespace, wait: float) -> None:
+    """The voice bot at 1, 4 and N callers (one with --smoke), unless skipped or not
+    installed."""
+    if "bot" in args.skip:
+        return
+    smoke = args.smoke
+    results.bot_missing = bot_missing()
+    if results.bot_missing is not None:
+        console.print(f"[yellow]voice bot: skipped, not installed ({results.bot_missing})")
+        return
+    calls = SMOKE_CALLS if smoke else BOT_CALLS
+    measure = partial(measure_bot, procs, calls, smoke=smoke)
+    title = f"voice bot, {', '.join(map(str, calls))} callers, at the ear"
+    results.bot = _step(title, measure, wait)
 
 
 def _kinds(only: Sequence[str] = ()) -> list[ServerKind]:

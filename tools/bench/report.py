@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
-from typing import Final
+from typing import Any, Final
 
+from bench.bot import bot_section, bot_targets
 from bench.caddy_proxy import BASELINE
 from bench.profile import CATEGORIES, Profile
 from bench.runs import STACK_PATH, Row
@@ -69,6 +70,9 @@ class Results:
     #: How the cost grows (``--sweep``).
     sweep: list[Row] = field(default_factory=list)
     sweep_kinds: list[str] = field(default_factory=list)
+    #: The voice bot's figures (bench.bot: measure_stack.py's JSON), or why it was not run.
+    bot: dict[str, Any] | None = None
+    bot_missing: str | None = None
     #: The machine and the code measured, as recorded when the run ended.
     machine: str = ""
     code: str = ""
@@ -243,6 +247,7 @@ def targets(results: Results) -> list[Target]:
     found.extend(_prompt_targets(results))
     found.extend(_coroutine_targets(results))
     found.extend(_rest_targets(results))
+    found.extend(Target(*target) for target in bot_targets(results.bot))
     if results.webhooks is not None:
         hooks = results.webhooks
         found.append(
@@ -492,6 +497,7 @@ def render(results: Results, sweep_plot: str = "RESULTS-sweep.png") -> str:
     lines += _sweep_section(results, sweep_plot)
     lines += _variants_table(results.variants)
     lines += _webhooks_table(results.webhooks)
+    lines += bot_section(results.bot, results.bot_missing)
     lines += _slipped(results)
     return "\n".join(lines) + "\n"
 
