@@ -1,6 +1,6 @@
 """Bench figures of the voice bot on the local stack, measured at the caller's ear.
 
-    .venv/bin/python examples/voice-bot/measure_stack.py [--calls 1,4,16] [--json] [--smoke]
+    .venv/bin/python examples/voice-bot/measure_stack.py [--calls 1,4,8] [--json] [--smoke]
 
 Starts the local stack (real Caddy, real TLS, one audio replica running the bot, as
 ``make run-bot`` does), waits for the models, then for each count N runs
@@ -51,7 +51,7 @@ turns:
     expect: reply
     within: 8
   - say: "What time does the store open tomorrow"
-    interrupt_after: 0.5
+    interrupt_after: 1.0
     expect: reply
     within: 8
 """
@@ -170,7 +170,7 @@ def wait_loaded(stack: Stack, timeout: float = 120.0) -> Metrics:
 def main() -> int:
     """Start the stack, run each round, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", default="1,4,16", help="comma-separated caller counts")
+    parser.add_argument("--calls", default="1,4,8", help="comma-separated caller counts")
     parser.add_argument("--json", action="store_true", help="one JSON object")
     parser.add_argument("--smoke", action="store_true", help="two turns a caller: a quick check")
     args = parser.parse_args()

@@ -324,7 +324,7 @@ def _bot(procs: Processes, results: Results, args: argparse.Namespace, wait: flo
         return
     calls = SMOKE_CALLS if smoke else BOT_CALLS
     measure = partial(measure_bot, procs, calls, smoke=smoke)
-    title = f"voice bot, {', '.join(map(str, calls))} callers, at the ear"
+    title = f"voice bot, {', '.join(map(str, calls))} caller(s), at the ear"
     results.bot = _step(title, measure, wait)
 
 
