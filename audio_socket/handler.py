@@ -28,15 +28,17 @@ call is reconnected (docs/vonage-protocol.md §4).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from audio_socket.callbacks import MaybeAwaitable
 from audio_socket.errors import CloseCode, Outcome
 from audio_socket.framing import AudioBytes, PromptSource
 from audio_socket.protocol import CallEvent, CallStart
+
+if TYPE_CHECKING:  # the interface itself runs nothing: it loads no asyncio
+    import asyncio
 
 __all__ = [
     "Call",
