@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import time
-import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -24,13 +22,10 @@ import numpy.typing as npt
 import pytest
 import soxr
 
-from simulator.frontends.phone.server import Phone, PhoneServer
-from simulator.net import client_ssl_context
-from simulator.rest_api.link import ApiLink
-from simulator.vonage.signing import Signer
-from simulator.vonage.webhook import WebhookClient
+from simulator.frontends.phone.server import PhoneServer
 from stack import Stack
 from tests.browser.__main__ import CHROMIUM
+from tests.browser.page import ARTEFACTS, FLAGS, browser_env, phone_server, write_stereo_wav
 from tests.e2e.conftest import start_stack
 from tests.e2e.control_handler import SAID_DTMF, SAY_TEXT
 
@@ -39,13 +34,6 @@ pytestmark = pytest.mark.e2e
 WAV_SECONDS = 6.0
 WAV_RATE = 44100
 CALL_RATE = 16000
-ARTEFACTS = Path(os.environ.get("BROWSER_ARTEFACTS", "test-artefacts"))
-#: Chromium 156's headless flags on this kind of machine, with a fake microphone.
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-]  # fmt: skip
 
 
 def speech_like(seconds: float, rate: int) -> npt.NDArray[np.float64]:
@@ -61,16 +49,6 @@ def speech_like(seconds: float, rate: int) -> npt.NDArray[np.float64]:
     signal: npt.NDArray[np.float64] = band / np.abs(band).max() * envelope * 0.5
     signal[: rate // 10] *= np.linspace(0, 1, rate // 10)
     return signal
-
-
-def write_stereo_wav(path: Path, mono: npt.NDArray[np.float64], rate: int) -> None:
-    """The fake microphone's file: 16-bit stereo, as Chromium's fake device reads."""
-    ints = np.round(mono * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(np.repeat(ints, 2).tobytes())
 
 
 def fractional_correlation(
@@ -107,22 +85,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 async def phone(stack: Stack) -> AsyncIterator[PhoneServer]:
     """The phone's server on loopback, placing calls through Caddy with the REST API linked."""
-    files = stack.voice_api_files
-    assert files is not None
-    link = ApiLink(
-        f"https://{stack.voice_api_host}", stack.voice_api_token, client_ssl_context(files.ca)
-    )
-    await link.open()
-    signer = Signer(stack.secrets.vonage_signature_secret)
-    webhooks = WebhookClient(client_ssl_context(stack.cafile), signer)
-    server = PhoneServer(Phone(stack.base_url, webhooks, signer, api_link=link, instant_talk=True))
-    await server.start()
-    try:
+    async with phone_server(stack) as server:
         yield server
-    finally:
-        await server.close()
-        await webhooks.aclose()
-        await link.close()
 
 
 @pytest.mark.timeout(300)
@@ -131,15 +95,12 @@ async def test_a_call_from_the_browser(phone: PhoneServer, tmp_path: Path) -> No
     the handler; Hang up ends the call; a screenshot is kept."""
     from playwright.async_api import async_playwright  # noqa: PLC0415 (the tier's own)
 
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before the call)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
     mono = speech_like(WAV_SECONDS, WAV_RATE)
     wav = tmp_path / "microphone.wav"
     write_stereo_wav(wav, mono, WAV_RATE)
     home = tmp_path / "home"
-    env: dict[str, str | float | bool] = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache"),
-    }  # fmt: skip
+    env = browser_env(home)
     args = [*FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch_persistent_context(
