@@ -23,29 +23,25 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
+from audio_socket.call_base import CallBase
 from audio_socket.call_control import CallRest
 from audio_socket.connection import CallConnection
 from audio_socket.errors import CloseCode, PromptError
 from audio_socket.framing import AudioBytes, PromptSource, Reframer
-from audio_socket.inbox import Inbox
 from audio_socket.playout import PLAYED_KEY, Playout, PlayoutClock, QueuedPrompt
 from audio_socket.prompts import check_pcm, loader
-from audio_socket.protocol import CLEAR_MESSAGE, CallEvent, CallStart, build_notify
+from audio_socket.protocol import CLEAR_MESSAGE, CallStart, build_notify
 
 log = logging.getLogger("audio_socket")
 
 #: The hard cap on a call's outbound buffer, in high-water marks.
 HARD_CAP_FACTOR: Final = 4
-#: Frames a coroutine handler may leave unread: about a second.
-AUDIO_INBOX_FRAMES: Final = 50
-#: Events it may leave unread (DTMF digits, cleared, notify answers).
-EVENT_INBOX_SIZE: Final = 100
 
 
-class SocketCall:
+class SocketCall(CallBase):
     """The :class:`~audio_socket.handler.Call` of a live call on a socket.
 
     It also shows the call's traffic counters (the connection keeps them: it
@@ -53,19 +49,14 @@ class SocketCall:
     """
 
     __slots__ = (
-        "_audio",
         "_clock",
         "_conn",
-        "_events",
         "_fail",
         "_frame_bytes",
         "_observer",
         "_playout",
         "_reframer",
         "_rest",
-        "_settings",
-        "_start",
-        "_tasks",
         "dtmf_events",
         "started_at",
     )
@@ -80,92 +71,24 @@ class SocketCall:
         settings: Any = None,
         fail: Callable[[BaseException], None] | None = None,
     ) -> None:
+        super().__init__(start, settings)
         self._conn = conn
-        self._start = start
         self._rest = rest
         self._frame_bytes = start.frame_bytes
         self._reframer = Reframer(start.frame_bytes)
         self._clock = clock
-        self._settings = settings
         #: What ends the call when a task of its own raised (the server's 1011).
         self._fail = fail
         #: Made on the first play() or played(): an echo never needs one.
         self._playout: Playout | None = None
         self._observer: Callable[[AudioBytes], None] | None = None
-        #: The coroutine form's inboxes (``open_inboxes``); the callback form has none.
-        self._audio: Inbox[bytes] | None = None
-        self._events: Inbox[CallEvent] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.started_at = asyncio.get_running_loop().time()
         self.dtmf_events = 0
 
-    @property
-    def start(self) -> CallStart:
-        """The call's first message."""
-        return self._start
-
-    @property
-    def call_uuid(self) -> str | None:
-        """The call uuid from the first message (equal to the credential's)."""
-        return self._start.call_uuid
-
-    @property
-    def sample_rate(self) -> int:
-        """Samples a second."""
-        return self._start.sample_rate
-
-    @property
-    def frame_bytes(self) -> int:
-        """Bytes in one 20 ms frame."""
-        return self._frame_bytes
-
-    @property
-    def settings(self) -> Any:
-        """The handler's own settings, read once per process at start-up."""
-        return self._settings
-
-    # The coroutine form's view of the call: inboxes fed by the server
-
-    @property
-    def frames_dropped(self) -> int:
-        """Frames a coroutine handler left unread past its inbox's limit."""
-        return self._audio.dropped if self._audio is not None else 0
-
-    def open_inboxes(self) -> tuple[Inbox[bytes], Inbox[CallEvent]]:
-        """Make the inboxes ``audio()`` and ``events()`` read (the coroutine form)."""
-        uuid = self.call_uuid
-        self._audio = Inbox(AUDIO_INBOX_FRAMES, "audio", uuid)
-        self._events = Inbox(EVENT_INBOX_SIZE, "events", uuid)
-        return self._audio, self._events
-
-    def audio(self) -> AsyncIterator[bytes]:
-        """The caller's frames, for a coroutine handler."""
-        if self._audio is None:
-            raise RuntimeError("call.audio() is for coroutine handlers: frames go to on_audio")
-        return self._audio
-
-    def events(self) -> AsyncIterator[CallEvent]:
-        """The call's text events, for a coroutine handler."""
-        if self._events is None:
-            raise RuntimeError("call.events() is for coroutine handlers: events go to on_event")
-        return self._events
-
-    def spawn(
-        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
-    ) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task of the call: cancelled at its end, failing it on error."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        if self._conn.transport is None or self._conn.transport.is_closing():
-            task.cancel()  # the call is over: nothing may outlive it
-            return task
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self.fail(exc)
+    def is_over(self) -> bool:
+        """Whether the socket is gone or closing."""
+        transport = self._conn.transport
+        return transport is None or transport.is_closing()
 
     def fail(self, exc: BaseException) -> None:
         """A task of the call or its handler raised: log it and close with 1011."""
@@ -266,12 +189,7 @@ class SocketCall:
 
         Returns the tasks cancelled: ``on_end`` waits for them to stop.
         """
-        for inbox in (self._audio, self._events):
-            if inbox is not None:
-                inbox.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
+        tasks = self.end_tasks()
         if self._playout is not None:
             self._playout.close()
         return tasks

@@ -37,17 +37,17 @@ import asyncio
 import collections
 import os
 import wave
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from audio_socket.call_base import CallBase
 from audio_socket.callbacks import MaybeAwaitable
 from audio_socket.errors import CallControlError, CloseCode, Outcome
 from audio_socket.framing import AudioBytes, PromptSource, Reframer
 from audio_socket.handler import CallEnd, CallHandler
-from audio_socket.inbox import Inbox
 from audio_socket.loading import prepare_handler
 from audio_socket.protocol import (
     FRAME_MS,
@@ -109,84 +109,20 @@ class _Outbox:
         self.unanswered.clear()
 
 
-class TestCall:
+class TestCall(CallBase):
     """The ``Call`` a handler gets from a ``CallTester``: it records what the handler does."""
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
     def __init__(self, tester: CallTester, start: CallStart, settings: Any) -> None:
+        super().__init__(start, settings)
         self._tester = tester
-        self._start = start
-        self._settings = settings
         self._reframer = Reframer(start.frame_bytes)
-        self._audio: Inbox[bytes] | None = None
-        self._events: Inbox[CallEvent] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.ending = False
 
-    # What the call is
-
-    @property
-    def start(self) -> CallStart:
-        """The call's first message."""
-        return self._start
-
-    @property
-    def call_uuid(self) -> str | None:
-        """The call's uuid (``call_uuid`` of the tester's headers)."""
-        return self._start.call_uuid
-
-    @property
-    def sample_rate(self) -> int:
-        """Samples a second."""
-        return self._start.sample_rate
-
-    @property
-    def frame_bytes(self) -> int:
-        """Bytes in one 20 ms frame."""
-        return self._start.frame_bytes
-
-    @property
-    def settings(self) -> Any:
-        """The handler's settings: given to the tester, or read from its settings_class."""
-        return self._settings
-
-    # Receiving
-
-    def open_inboxes(self) -> tuple[Inbox[bytes], Inbox[CallEvent]]:
-        """The coroutine form's inboxes."""
-        self._audio = Inbox(50, "audio", self.call_uuid)
-        self._events = Inbox(100, "events", self.call_uuid)
-        return self._audio, self._events
-
-    def audio(self) -> AsyncIterator[bytes]:
-        """The caller's frames, for a coroutine handler."""
-        if self._audio is None:
-            raise RuntimeError("call.audio() is for coroutine handlers: frames go to on_audio")
-        return self._audio
-
-    def events(self) -> AsyncIterator[CallEvent]:
-        """The call's events, for a coroutine handler."""
-        if self._events is None:
-            raise RuntimeError("call.events() is for coroutine handlers: events go to on_event")
-        return self._events
-
-    def spawn(
-        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
-    ) -> asyncio.Task[Any]:
-        """A task of the call: cancelled at its end; its exception fails the call."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        if self._tester.ended is not None:
-            task.cancel()
-            return task
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self.fail(exc)
+    def is_over(self) -> bool:
+        """Whether the tester ended the call."""
+        return self._tester.ended is not None
 
     def fail(self, exc: BaseException) -> None:
         """The handler raised: the call ends with 1011."""
@@ -258,18 +194,7 @@ class TestCall:
 
     def end(self) -> list[asyncio.Task[Any]]:
         """The call is over: inboxes close, tasks are cancelled (and returned)."""
-        for inbox in (self._audio, self._events):
-            if inbox is not None:
-                inbox.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        return tasks
-
-    @property
-    def tasks(self) -> int:
-        """Tasks of the call still running."""
-        return len(self._tasks)
+        return self.end_tasks()
 
 
 class CallTester:

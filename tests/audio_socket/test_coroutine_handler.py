@@ -12,7 +12,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.protocol import State
 
 from audio_socket import Call, CallEnd, CallHandler, Dtmf
-from audio_socket.call import AUDIO_INBOX_FRAMES, SocketCall
+from audio_socket.call import SocketCall
+from audio_socket.call_base import AUDIO_INBOX_FRAMES
 from audio_socket.errors import Outcome
 from audio_socket.server import AudioServer
 from tests.audio_socket.helpers import (
