@@ -152,6 +152,7 @@ def round_of(stack: Stack, calls: int, folder: Path, script: str = SCRIPT) -> di
         ),
         "loop_lag_p99_s": lag_p99(before, after),
         "rss_mb": round(after["process_resident_memory_bytes"] / 2**20),
+        "underruns": sum(t["underruns"] or 0 for t in report["turns"]),
         "failed_turns": [t for t in report["turns"] if not t["passed"]][:3],
     }
 
@@ -200,7 +201,7 @@ def main() -> int:
     print(f"models loaded and warm in {idle['models_load_s']} s, RSS {idle['rss_mb_idle']} MB idle")
     print(
         "| calls | reply p50/p95 ms | barge-in stop p50/max ms | response s | ASR s"
-        " | pool waits | CPU s/turn | loop lag p99 s | RSS MB | passed |"
+        " | pool waits | CPU s/turn | loop lag p99 s | RSS MB | underruns | passed |"
     )
     for r in rounds:
         print("| " + " | ".join(str(cell) for cell in _cells(r)) + " |")
@@ -219,6 +220,7 @@ def _cells(r: dict[str, Any]) -> list[object]:
         r["cpu_s_per_turn"],
         r["loop_lag_p99_s"],
         r["rss_mb"],
+        r["underruns"],
         r["passed"],
     ]
 

@@ -106,4 +106,8 @@ def test_two_callers_talk_to_the_bot(stack: Stack, tmp_path: Path) -> None:
     stops = [t["barge_in_stop_ms"] for t in report["turns"] if t["barge_in_stop_ms"] is not None]
     assert len(stops) == CALLS
     assert max(stops) <= 250, stops  # the onset's frame, the VAD's window, Vonage's clear
+    # Each reply plays through with no gap at the caller's ear while the other call's
+    # turns are recognised and synthesised on the same replica.
+    underruns = [(t["index"], t["underruns"]) for t in report["turns"] if t["underruns"]]
+    assert underruns == [], underruns
     assert p99(before, lag_buckets(stack)) <= 0.05
