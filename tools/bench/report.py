@@ -382,44 +382,37 @@ def _rest_targets(results: Results) -> list[Target]:
 
 def _prompt_targets(results: Results) -> list[Target]:
     """CPU per outbound frame of paced prompts against the echo's, at each call count."""
-    audio, prompts = ServerKind.AUDIO_SOCKET.value, ServerKind.PROMPTS.value
-    found = []
-    for calls in sorted({r.calls for r in results.direct if r.server == prompts}):
-        ours, echo = _find(results.direct, prompts, calls), _find(results.direct, audio, calls)
-        if ours is None or echo is None:
-            continue
-        found.append(
-            _ratio(
-                f"CPU per frame sent, prompts ≤ 1.5 x echo ({calls} calls)",
-                ours.server_us_per_frame,
-                echo.server_us_per_frame,
-                PROMPT_RATIO_MAX,
-                _per_round(
-                    _rounds(results.direct, (prompts, "direct", calls)),
-                    _rounds(results.direct, (audio, "direct", calls)),
-                    _cpu_ratio,
-                ),
-            )
-        )
-    return found
+    return _against_echo(
+        results, ServerKind.PROMPTS, "CPU per frame sent, prompts ≤ 1.5 x echo", PROMPT_RATIO_MAX
+    )
 
 
 def _coroutine_targets(results: Results) -> list[Target]:
     """CPU per echoed frame of the coroutine form against the callback form's echo."""
-    audio, coroutine = ServerKind.AUDIO_SOCKET.value, ServerKind.COROUTINE.value
+    return _against_echo(
+        results,
+        ServerKind.COROUTINE,
+        "CPU per echoed frame, coroutine handler ≤ 1.25 x callback",
+        COROUTINE_RATIO_MAX,
+    )
+
+
+def _against_echo(results: Results, kind: ServerKind, title: str, limit: float) -> list[Target]:
+    """CPU per frame of audio_socket with another handler against the echo's, by call count."""
+    audio, ours_name = ServerKind.AUDIO_SOCKET.value, kind.value
     found = []
-    for calls in sorted({r.calls for r in results.direct if r.server == coroutine}):
-        ours, echo = _find(results.direct, coroutine, calls), _find(results.direct, audio, calls)
+    for calls in sorted({r.calls for r in results.direct if r.server == ours_name}):
+        ours, echo = _find(results.direct, ours_name, calls), _find(results.direct, audio, calls)
         if ours is None or echo is None:
             continue
         found.append(
             _ratio(
-                f"CPU per echoed frame, coroutine handler ≤ 1.25 x callback ({calls} calls)",
+                f"{title} ({calls} calls)",
                 ours.server_us_per_frame,
                 echo.server_us_per_frame,
-                COROUTINE_RATIO_MAX,
+                limit,
                 _per_round(
-                    _rounds(results.direct, (coroutine, "direct", calls)),
+                    _rounds(results.direct, (ours_name, "direct", calls)),
                     _rounds(results.direct, (audio, "direct", calls)),
                     _cpu_ratio,
                 ),
