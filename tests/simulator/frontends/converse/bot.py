@@ -3,8 +3,8 @@
 It hears the caller with ``SpeechDetector`` at converse's own audible level
 (-50 dBFS), so that both sides agree on when the caller's speech ended; it then
 plays one known prompt ``delay`` seconds later, ``clear()``s it when the caller
-speaks over it, and on DTMF ``#`` hangs up through the REST API (or, for the
-accident case, only closes its socket).
+speaks over it, on DTMF ``#`` hangs up through the REST API (or, for the
+accident case, only closes its socket), and on ``0`` transfers the call to a talk.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from audio_socket import Call, Dtmf, SpeechDetector
+from audio_socket.ncco import Talk
 
 LEVEL_DBFS = -50.0
 
@@ -68,3 +69,5 @@ class Bot:
                     call.close_socket()
                 else:
                     await call.hangup()
+            elif isinstance(event, Dtmf) and event.digit == "0":
+                await call.transfer([Talk(text="Transferring you now.")])

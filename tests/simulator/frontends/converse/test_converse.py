@@ -5,6 +5,9 @@ Bounds are loose (a loaded 2-core machine); exact figures are the bench's.
 
 from __future__ import annotations
 
+import wave
+from pathlib import Path
+
 import pytest
 
 from tests.simulator.frontends.converse.bot import Bot
@@ -74,6 +77,22 @@ async def test_expect_hangup_fails_when_the_bot_only_closes_its_socket(
         assert not report.passed
         assert "no hangup through the REST API within 1.5 s" in report.turns[0].why
         assert report.calls[0].ended_by == "caller"
+
+
+async def test_expect_transfer_passes_on_a_transfer_and_fails_on_a_hangup(
+    converse: Converse, prompt: bytes, tmp_path: Path
+) -> None:
+    """0 transfers through the REST API, # hangs up: only the first is a transfer. The
+    caller's ear is written with --out."""
+    out = tmp_path / "heard.wav"
+    turns = [{"say": ASK, "expect": "reply"}, {"dtmf": "0", "expect": "transfer"}]
+    async with converse(Bot(prompt, 0.3), turns, out=out) as report:
+        assert report.passed, [t.why for t in report.turns]
+    with wave.open(str(out), "rb") as heard:
+        assert heard.getnframes() > heard.getframerate()  # more than a second of the call
+    async with converse(Bot(prompt, 0.3), [{"dtmf": "#", "expect": "transfer"}]) as report:
+        assert not report.passed
+        assert "transfer" in report.turns[0].why
 
 
 @pytest.mark.usefixtures("needs_asr")
